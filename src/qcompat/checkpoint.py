@@ -1,0 +1,207 @@
+"""Read a checkpoint directory from its configs and safetensors headers, never its tensor data."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import parse_local_safetensors_file_metadata
+from huggingface_hub.errors import SafetensorsParsingError
+
+from qcompat.errors import CheckpointError
+
+SINGLE_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"
+QUANT_CONFIG_FILES = ("quantization_config.json", "quantize_config.json")
+
+DTYPE_BYTES = {
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1,
+    "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+    "I32": 4, "U32": 4, "F32": 4,
+    "I64": 8, "U64": 8, "F64": 8,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TensorRecord:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    file: str  # shard name, relative to the checkpoint directory
+    begin: int  # absolute byte offsets of the data inside `file`
+    end: int
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.end - self.begin
+
+
+@dataclass
+class Checkpoint:
+    root: Path
+    config: dict[str, Any]
+    quant_sources: dict[str, dict[str, Any]]  # file (or "config.json") -> quantization config found there
+    tensors: dict[str, TensorRecord]
+    shard_sizes: dict[str, int]
+    weight_map: dict[str, str] | None = None  # from the sharded index, when there is one
+    index_total_size: int | None = None
+    files: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.shard_sizes.values())
+
+    def bytes_by_dtype(self) -> dict[str, int]:
+        totals: Counter[str] = Counter()
+        for record in self.tensors.values():
+            totals[record.dtype] += record.nbytes
+        return dict(totals)
+
+    def elements_by_dtype(self) -> dict[str, int]:
+        totals: Counter[str] = Counter()
+        for record in self.tensors.values():
+            totals[record.dtype] += record.numel
+        return dict(totals)
+
+    def weights_file_of(self) -> str:
+        return INDEX_FILE if self.weight_map is not None else SINGLE_FILE
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(path, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointError(path, f"cannot be read ({exc})") from None
+
+
+def _load_json_object(path: Path) -> dict[str, Any]:
+    loaded = _load_json(path)
+    if not isinstance(loaded, dict):
+        raise CheckpointError(path, f"expected a JSON object, found {type(loaded).__name__}")
+    return loaded
+
+
+def _header_length(path: Path) -> int:
+    # huggingface_hub parses the header but does not return its length, which locates the data section.
+    with path.open("rb") as handle:
+        prefix = handle.read(8)
+    if len(prefix) < 8:
+        raise CheckpointError(path, "too short to be a safetensors file (no 8-byte header length)")
+    return struct.unpack("<Q", prefix)[0]
+
+
+def _read_shard(root: Path, shard: str) -> tuple[dict[str, TensorRecord], int]:
+    path = root / shard
+    if not path.is_file():
+        raise CheckpointError(path, "shard is missing")
+    file_size = path.stat().st_size
+    header_length = _header_length(path)
+    data_start = 8 + header_length
+    if data_start > file_size:
+        raise CheckpointError(path, f"header claims {header_length} bytes but the file has only {file_size}")
+    try:
+        parsed = parse_local_safetensors_file_metadata(path)
+    except SafetensorsParsingError as exc:
+        raise CheckpointError(path, f"safetensors header unreadable: {exc}") from None
+    except (ValueError, TypeError, AttributeError, UnicodeError) as exc:
+        raise CheckpointError(path, f"safetensors header malformed: {exc}") from None
+    data_size = file_size - data_start
+    records = {}
+    for name, info in parsed.tensors.items():
+        records[name] = _record(path, shard, name, info.dtype, info.shape, info.data_offsets, data_start, data_size)
+    return records, file_size
+
+
+def _record(path: Path, shard: str, name: str, dtype: Any, shape: Any, offsets: Any, start: int, size: int):
+    if dtype not in DTYPE_BYTES:
+        raise CheckpointError(path, f"tensor {name}: unknown dtype {dtype!r}")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise CheckpointError(path, f"tensor {name}: shape {shape!r} is not a list of sizes")
+    if len(offsets) != 2 or not all(isinstance(o, int) for o in offsets) or not 0 <= offsets[0] <= offsets[1]:
+        raise CheckpointError(path, f"tensor {name}: data_offsets {list(offsets)!r} are not a byte range")
+    begin, end = offsets
+    if end - begin != math.prod(shape) * DTYPE_BYTES[dtype]:
+        raise CheckpointError(path, f"tensor {name}: {end - begin} data bytes do not hold {dtype} {shape}")
+    if end > size:
+        raise CheckpointError(path, f"truncated: tensor {name} ends at data byte {end}, the file holds {size}")
+    return TensorRecord(name, dtype, tuple(shape), shard, start + begin, start + end)
+
+
+def _shards_of(root: Path) -> tuple[list[str], dict[str, str] | None, int | None]:
+    index_path = root / INDEX_FILE
+    if index_path.is_file():
+        index = _load_json_object(index_path)
+        weight_map = index.get("weight_map")
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+            raise CheckpointError(index_path, "no weight_map of tensor name to shard file")
+        total = (index.get("metadata") or {}).get("total_size")
+        return sorted(set(weight_map.values())), weight_map, total if isinstance(total, int) else None
+    if (root / SINGLE_FILE).is_file():
+        return [SINGLE_FILE], None, None
+    raise CheckpointError(root, f"no {SINGLE_FILE} or {INDEX_FILE}: not a safetensors checkpoint")
+
+
+def _quant_sources(root: Path, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    sources = {}
+    if isinstance(config.get("quantization_config"), dict):
+        sources["config.json"] = config["quantization_config"]
+    for name in QUANT_CONFIG_FILES:
+        if (root / name).is_file():
+            sources[name] = _load_json_object(root / name)
+    return sources
+
+
+def resolve(path: str | Path) -> Path:
+    """A local directory, or a Hub repo id already in the local cache (never downloads)."""
+    candidate = Path(path)
+    if candidate.is_dir():
+        return candidate
+    if candidate.exists():
+        raise CheckpointError(candidate, "not a checkpoint directory")
+    if str(path).count("/") == 1 and not str(path).startswith((".", "/")):
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        try:
+            return Path(snapshot_download(str(path), local_files_only=True))
+        except (LocalEntryNotFoundError, ValueError):
+            pass
+    raise CheckpointError(candidate, "no such directory (nor a Hub repo id in the local cache)")
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    root = resolve(path)
+    config_path = root / "config.json"
+    if not config_path.is_file():
+        raise CheckpointError(config_path, "missing: not a Hugging Face checkpoint directory")
+    config = _load_json_object(config_path)
+    shards, weight_map, total_size = _shards_of(root)
+    tensors: dict[str, TensorRecord] = {}
+    shard_sizes: dict[str, int] = {}
+    for shard in shards:
+        records, shard_sizes[shard] = _read_shard(root, shard)
+        for name, record in records.items():
+            if name in tensors:
+                raise CheckpointError(root / shard, f"tensor {name} is also stored in {tensors[name].file}")
+            tensors[name] = record
+    return Checkpoint(
+        root=root,
+        config=config,
+        quant_sources=_quant_sources(root, config),
+        tensors=tensors,
+        shard_sizes=shard_sizes,
+        weight_map=weight_map,
+        index_total_size=total_size,
+        files=frozenset(p.name for p in root.iterdir()),
+    )

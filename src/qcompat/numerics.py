@@ -1,0 +1,95 @@
+"""Numerics of the packed weights, streamed one tensor (and one group of rows) at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from qcompat import gptq
+from qcompat.checkpoint import Checkpoint
+from qcompat.findings import Finding, error
+from qcompat.tensordata import as_float32, mapped
+
+RULES = {
+    "numerics.scales": "every scale is finite and > 0",
+    "numerics.zero_points": "every stored zero point is 7 (symmetric 4-bit, stored as zero-1)",
+    "numerics.g_idx": "g_idx[i] == i // group_size (no act-order)",
+    "numerics.zero_group": "no group of a column dequantizes to all zeros",
+}
+
+
+def quantized_modules(checkpoint: Checkpoint) -> list[str]:
+    names = checkpoint.tensors
+    return sorted(
+        name.removesuffix(".qweight")
+        for name in names
+        if name.endswith(".qweight")
+        and all(f"{name.removesuffix('.qweight')}.{part}" in names for part in ("qzeros", "scales", "g_idx"))
+    )
+
+
+def _first_bad(bad: np.ndarray, values: np.ndarray) -> str:
+    position = tuple(int(i) for i in np.argwhere(bad)[0])
+    return f"{int(bad.sum())} of {bad.size}; first at {list(position)} = {values[position]}"
+
+
+def check_module(checkpoint: Checkpoint, module: str, group_size: int) -> Iterator[Finding]:
+    records = {part: checkpoint.tensors[f"{module}.{part}"] for part in ("qweight", "qzeros", "scales", "g_idx")}
+    where = lambda part: {"file": records[part].file, "tensor": records[part].name}  # noqa: E731
+    scales = as_float32(mapped(checkpoint, records["scales"]), records["scales"].dtype)
+    bad = ~(np.isfinite(scales) & (scales > 0))
+    if bad.any():
+        yield error(
+            "numerics.scales",
+            "scales not finite and > 0",
+            expected="finite, > 0",
+            found=_first_bad(bad, scales),
+            **where("scales"),
+        )
+    stored = gptq.unpack_cols(np.asarray(mapped(checkpoint, records["qzeros"])))
+    bad = stored != 2 ** (gptq.BITS - 1) - 1
+    if bad.any():
+        yield error(
+            "numerics.zero_points",
+            "zero points not symmetric",
+            expected="7 in every nibble",
+            found=_first_bad(bad, stored),
+            **where("qzeros"),
+        )
+    g_idx = np.asarray(mapped(checkpoint, records["g_idx"]))
+    bad = g_idx != np.arange(g_idx.shape[0]) // group_size
+    if bad.any():
+        yield error(
+            "numerics.g_idx",
+            "g_idx is not i // group_size",
+            expected=f"i // {group_size}",
+            found=_first_bad(bad, g_idx),
+            **where("g_idx"),
+        )
+    yield from _zero_groups(checkpoint, records, scales, (stored.astype(np.int16) + 1) & gptq.MASK, group_size, where)
+
+
+def _zero_groups(checkpoint, records, scales, zeros, group_size, where) -> Iterator[Finding]:
+    qweight = mapped(checkpoint, records["qweight"])
+    rows_per_group = group_size // gptq.PACK
+    empty = []
+    for group in range(qweight.shape[0] // rows_per_group):
+        rows = np.asarray(qweight[group * rows_per_group : (group + 1) * rows_per_group])
+        weights = gptq.dequantize_rows(rows, zeros[group], scales[group])
+        columns = np.flatnonzero(np.all(weights == 0, axis=0))
+        empty += [(group, int(c)) for c in columns]
+    if empty:
+        yield error("numerics.zero_group", "groups that dequantize to all zeros", expected="none",
+                    found=f"{len(empty)} (group, column) pairs; first {list(empty[0])}", **where("qweight"))  # fmt: skip
+
+
+def check_numerics(
+    checkpoint: Checkpoint, group_size: int, progress: Callable[[str], None] | None = None
+) -> list[Finding]:
+    findings: list[Finding] = []
+    for module in quantized_modules(checkpoint):
+        if progress:
+            progress(module)
+        findings += check_module(checkpoint, module, group_size)
+    return findings
