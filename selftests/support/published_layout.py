@@ -14,7 +14,16 @@ from qcompat import gptq
 from selftests.support.safetensors_file import Entry, write
 
 HIDDEN, INTERMEDIATE, LAYERS, HEADS, KV, HEAD_DIM, GLOBAL_HEAD_DIM, VOCAB, GROUP = (
-    3840, 15360, 48, 16, 8, 256, 512, 262144, 128)  # fmt: skip
+    3840,
+    15360,
+    48,
+    16,
+    8,
+    256,
+    512,
+    262144,
+    128,
+)
 ATTENTION = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
 
@@ -26,20 +35,39 @@ def config() -> dict:
         "dtype": "bfloat16",
         "tie_word_embeddings": True,
         "text_config": {
-            "model_type": "gemma4_unified_text", "hidden_size": HIDDEN, "intermediate_size": INTERMEDIATE,
-            "num_hidden_layers": LAYERS, "num_attention_heads": HEADS, "num_key_value_heads": KV,
-            "head_dim": HEAD_DIM, "global_head_dim": GLOBAL_HEAD_DIM, "num_global_key_value_heads": 1,
-            "attention_k_eq_v": True, "vocab_size": VOCAB, "sliding_window": 1024, "tie_word_embeddings": True,
-            "final_logit_softcapping": 30.0, "max_position_embeddings": 262144,
+            "model_type": "gemma4_unified_text",
+            "hidden_size": HIDDEN,
+            "intermediate_size": INTERMEDIATE,
+            "num_hidden_layers": LAYERS,
+            "num_attention_heads": HEADS,
+            "num_key_value_heads": KV,
+            "head_dim": HEAD_DIM,
+            "global_head_dim": GLOBAL_HEAD_DIM,
+            "num_global_key_value_heads": 1,
+            "attention_k_eq_v": True,
+            "vocab_size": VOCAB,
+            "sliding_window": 1024,
+            "tie_word_embeddings": True,
+            "final_logit_softcapping": 30.0,
+            "max_position_embeddings": 262144,
             "layer_types": ["full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(LAYERS)],
         },
         "quantization_config": {
-            "quant_method": "gptq", "provider": "auto-round", "bits": 4, "group_size": GROUP, "sym": True,
-            "data_type": "int", "desc_act": False, "true_sequential": False, "damp_percent": 0.01,
-            "lm_head": False, "autoround_version": "0.16.1", "dynamic": excluded,
+            "quant_method": "gptq",
+            "provider": "auto-round",
+            "bits": 4,
+            "group_size": GROUP,
+            "sym": True,
+            "data_type": "int",
+            "desc_act": False,
+            "true_sequential": False,
+            "damp_percent": 0.01,
+            "lm_head": False,
+            "autoround_version": "0.16.1",
+            "dynamic": excluded,
             "modules_in_block_to_quantize": [["mlp.down_proj", "mlp.gate_proj", "mlp.up_proj"]],
         },
-    }  # fmt: skip
+    }
 
 
 def _gptq_entries(module: str, out_f: int, in_f: int, real: bool, scales_dtype: str) -> dict[str, Entry]:

@@ -77,10 +77,12 @@ def _config_rules(ctx: Context) -> Iterator[Finding]:
     architectures = config.get("architectures") or []
     if architectures != profile["architectures"] or config.get("model_type") != profile["model_type"]:
         yield error(
-            "config.architecture", "not the profile's architecture",
+            "config.architecture",
+            "not the profile's architecture",
             expected=f"{profile['architectures']} / {profile['model_type']}",
-            found=f"{architectures} / {config.get('model_type')}", **where,
-        )  # fmt: skip
+            found=f"{architectures} / {config.get('model_type')}",
+            **where,
+        )
     try:
         ctx.arch = text_architecture(config)
     except ConfigKeyMissing as missing:
@@ -100,11 +102,12 @@ def _config_rules(ctx: Context) -> Iterator[Finding]:
     tied = text_config_of(config).get("tie_word_embeddings", config.get("tie_word_embeddings"))
     if profile["tie_word_embeddings"] and (tied is False or "lm_head.weight" in ctx.checkpoint.tensors):
         yield error(
-            "config.tied_embeddings", "embeddings must be tied (lm_head shares embed_tokens)",
+            "config.tied_embeddings",
+            "embeddings must be tied (lm_head shares embed_tokens)",
             expected="tie_word_embeddings true, no lm_head.weight",
             found=f"tie_word_embeddings {tied}, lm_head.weight {'present' if 'lm_head.weight' in ctx.checkpoint.tensors else 'absent'}",
             **where,
-        )  # fmt: skip
+        )
 
 
 def _layer_type_rules(arch: TextArchitecture, profile: Profile, where: dict[str, str]) -> Iterator[Finding]:
@@ -120,9 +123,12 @@ def _layer_type_rules(arch: TextArchitecture, profile: Profile, where: dict[str,
         found = (layer.kind, layer.head_dim, layer.kv_heads)
         if found != expected:
             yield error(
-                "config.layer_types", f"layer {layer.index}: attention type / head_dim / kv heads",
-                expected=" / ".join(map(str, expected)), found=" / ".join(map(str, found)), **where,
-            )  # fmt: skip
+                "config.layer_types",
+                f"layer {layer.index}: attention type / head_dim / kv heads",
+                expected=" / ".join(map(str, expected)),
+                found=" / ".join(map(str, found)),
+                **where,
+            )
     if profile["attention_k_eq_v"] and not arch.k_eq_v:
         yield error(
             "config.layer_types",
@@ -135,28 +141,51 @@ def _layer_type_rules(arch: TextArchitecture, profile: Profile, where: dict[str,
 
 def _quant_config_rules(ctx: Context) -> Iterator[Finding]:
     if ctx.quant is None:
-        yield error("quant.settings", "no quantization config (config.json quantization_config)", file="config.json",
-                    expected="a GPTQ quantization_config", found="none")  # fmt: skip
+        yield error(
+            "quant.settings",
+            "no quantization config (config.json quantization_config)",
+            file="config.json",
+            expected="a GPTQ quantization_config",
+            found="none",
+        )
         return
     wanted = ctx.profile.quantization
     for key in ("quant_method", "bits", "group_size", "sym", "desc_act"):
         if ctx.quant.get(key) != wanted[key]:
-            yield error("quant.settings", f"{key} differs from the profile", file=ctx.quant.source,
-                        expected=str(wanted[key]), found=str(ctx.quant.get(key)))  # fmt: skip
+            yield error(
+                "quant.settings",
+                f"{key} differs from the profile",
+                file=ctx.quant.source,
+                expected=str(wanted[key]),
+                found=str(ctx.quant.get(key)),
+            )
     for key, copies in quantconfig.disagreements(ctx.checkpoint.quant_sources).items():
-        yield error("quant.sources_agree", f"{key} differs between {', '.join(copies)}", file=ctx.quant.source,
-                    expected=f"{ctx.quant.source}: {copies[ctx.quant.source] if ctx.quant.source in copies else '-'}",
-                    found="; ".join(f"{name}: {value}" for name, value in copies.items()))  # fmt: skip
+        yield error(
+            "quant.sources_agree",
+            f"{key} differs between {', '.join(copies)}",
+            file=ctx.quant.source,
+            expected=f"{ctx.quant.source}: {copies.get(ctx.quant.source, '-')}",
+            found="; ".join(f"{name}: {value}" for name, value in copies.items()),
+        )
     listed = ctx.quant.modules_in_block
     quantized = set(wanted["quantized"])
     if listed is None:
-        yield error("quant.modules_in_block",
-                    "modules_in_block_to_quantize missing: vLLM then derives it from tensor dtypes and fails on "
-                    "full layers without v_proj (vllm-project/vllm#53992)",
-                    file=ctx.quant.source, expected=str(sorted(quantized)), found="absent")  # fmt: skip
+        yield error(
+            "quant.modules_in_block",
+            "modules_in_block_to_quantize missing: vLLM then derives it from tensor dtypes and fails on "
+            "full layers without v_proj (vllm-project/vllm#53992)",
+            file=ctx.quant.source,
+            expected=str(sorted(quantized)),
+            found="absent",
+        )
     elif listed != quantized:
-        yield error("quant.modules_in_block", "modules_in_block_to_quantize is not the MLP linears",
-                    file=ctx.quant.source, expected=str(sorted(quantized)), found=str(sorted(listed)))  # fmt: skip
+        yield error(
+            "quant.modules_in_block",
+            "modules_in_block_to_quantize is not the MLP linears",
+            file=ctx.quant.source,
+            expected=str(sorted(quantized)),
+            found=str(sorted(listed)),
+        )
 
 
 def _representation(tensors: dict, module: str) -> str:
@@ -234,8 +263,13 @@ def _gptq(ctx: Context, module: str, out_features: int, in_features: int) -> Ite
                 **ctx.where(name),
             )
         if record.shape != expected_shapes[part]:
-            yield error("gptq.packing_shape", f"GPTQ {part} is not packed for [{out_features}, {in_features}]",
-                        expected=str(list(expected_shapes[part])), found=str(list(record.shape)), **ctx.where(name))  # fmt: skip
+            yield error(
+                "gptq.packing_shape",
+                f"GPTQ {part} is not packed for [{out_features}, {in_features}]",
+                expected=str(list(expected_shapes[part])),
+                found=str(list(record.shape)),
+                **ctx.where(name),
+            )
     ctx.gptq_modules.append((module, out_features, in_features))
 
 
@@ -256,17 +290,32 @@ def _layer_rules(ctx: Context, layer: LayerSpec) -> Iterator[Finding]:
         if module.endswith("v_proj") and not layer.has_v_proj:
             if found != "absent":
                 ctx.claimed.update(parts)
-                yield error("attention.v_proj_full", f"full-attention layer {layer.index} has a v_proj (k_eq_v: values reuse keys)",
-                            expected="no v_proj", found=", ".join(parts), **ctx.where(parts[0]))  # fmt: skip
+                yield error(
+                    "attention.v_proj_full",
+                    f"full-attention layer {layer.index} has a v_proj (k_eq_v: values reuse keys)",
+                    expected="no v_proj",
+                    found=", ".join(parts),
+                    **ctx.where(parts[0]),
+                )
             continue
         if module.endswith("v_proj") and found == "absent":
-            yield error("attention.v_proj_sliding", f"sliding-attention layer {layer.index} has no v_proj",
-                        expected=f"{name} {profile['kept_dtype']}", found="absent", **ctx.where(name))  # fmt: skip
+            yield error(
+                "attention.v_proj_sliding",
+                f"sliding-attention layer {layer.index} has no v_proj",
+                expected=f"{name} {profile['kept_dtype']}",
+                found="absent",
+                **ctx.where(name),
+            )
             continue
         if found == "gptq":
             ctx.claimed.update(parts)
-            yield error("attention.not_quantized", "attention projection is quantized; the card keeps it BF16",
-                        expected=f"{name} {profile['kept_dtype']}", found=", ".join(parts), **ctx.where(f"{full_name}.qweight"))  # fmt: skip
+            yield error(
+                "attention.not_quantized",
+                "attention projection is quantized; the card keeps it BF16",
+                expected=f"{name} {profile['kept_dtype']}",
+                found=", ".join(parts),
+                **ctx.where(f"{full_name}.qweight"),
+            )
             continue
         yield from _kept(ctx, name, profile.shape(expression, scope))
     for module, (out_expr, in_expr) in profile.quantization["quantized"].items():
@@ -275,8 +324,13 @@ def _layer_rules(ctx: Context, layer: LayerSpec) -> Iterator[Finding]:
         parts = _module_tensors(ctx, full_name)
         if found == "dense":
             ctx.claimed.update(parts)
-            yield error("mlp.quantized", "MLP linear left unquantized", expected=f"{full_name}.qweight (GPTQ {ctx.profile.quantization['bits']}-bit)",
-                        found=", ".join(f"{p} {tensors[p].dtype}" for p in parts), **ctx.where(f"{full_name}.weight"))  # fmt: skip
+            yield error(
+                "mlp.quantized",
+                "MLP linear left unquantized",
+                expected=f"{full_name}.qweight (GPTQ {ctx.profile.quantization['bits']}-bit)",
+                found=", ".join(f"{p} {tensors[p].dtype}" for p in parts),
+                **ctx.where(f"{full_name}.weight"),
+            )
             continue
         ctx.claimed.update(parts)
         yield from _gptq(ctx, full_name, scope[out_expr], scope[in_expr])
@@ -302,8 +356,13 @@ def _tensor_rules(ctx: Context) -> Iterator[Finding]:
                 )
     for name in ctx.checkpoint.tensors:
         if name not in ctx.claimed and name != "lm_head.weight":
-            yield error("tensors.unexpected", "tensor the profile does not expect", expected="absent",
-                        found=f"{ctx.checkpoint.tensors[name].dtype} {list(ctx.checkpoint.tensors[name].shape)}", **ctx.where(name))  # fmt: skip
+            yield error(
+                "tensors.unexpected",
+                "tensor the profile does not expect",
+                expected="absent",
+                found=f"{ctx.checkpoint.tensors[name].dtype} {list(ctx.checkpoint.tensors[name].shape)}",
+                **ctx.where(name),
+            )
 
 
 def _quant_tensor_rules(ctx: Context) -> Iterator[Finding]:
@@ -316,13 +375,23 @@ def _quant_tensor_rules(ctx: Context) -> Iterator[Finding]:
         if qweight and qweight.shape and qweight.shape[0] and isinstance(bits, int) and bits:
             implied_bits = 32 * qweight.shape[0] // in_features
             if implied_bits != bits:
-                yield error("quant.matches_tensors", f"config bits {bits} but qweight packs {implied_bits}-bit values",
-                            expected=f"bits {implied_bits}", found=f"bits {bits}", **ctx.where(qweight.name))  # fmt: skip
+                yield error(
+                    "quant.matches_tensors",
+                    f"config bits {bits} but qweight packs {implied_bits}-bit values",
+                    expected=f"bits {implied_bits}",
+                    found=f"bits {bits}",
+                    **ctx.where(qweight.name),
+                )
         if scales and scales.shape and scales.shape[0] and isinstance(group, int) and group > 0:
             implied_group = in_features // scales.shape[0]
             if implied_group != group:
-                yield error("quant.matches_tensors", f"config group_size {group} but scales hold groups of {implied_group}",
-                            expected=f"group_size {implied_group}", found=f"group_size {group}", **ctx.where(scales.name))  # fmt: skip
+                yield error(
+                    "quant.matches_tensors",
+                    f"config group_size {group} but scales hold groups of {implied_group}",
+                    expected=f"group_size {implied_group}",
+                    found=f"group_size {group}",
+                    **ctx.where(scales.name),
+                )
 
 
 def _dynamic_rules(ctx: Context) -> Iterator[Finding]:
@@ -333,13 +402,25 @@ def _dynamic_rules(ctx: Context) -> Iterator[Finding]:
         for module in ctx.profile["attention_linears"]:
             name = f"{prefix}.layers.{layer.index}.{module}"
             if f"{name}.weight" in ctx.checkpoint.tensors and not ctx.quant.excludes(name):
-                yield error("quant.dynamic", "attention linear kept BF16 but `dynamic` does not exclude it: engines will look for qweight",
-                            file=ctx.quant.source, tensor=name, expected='a "-:<regex>" entry matching it', found="none")  # fmt: skip
+                yield error(
+                    "quant.dynamic",
+                    "attention linear kept BF16 but `dynamic` does not exclude it: engines will look for qweight",
+                    file=ctx.quant.source,
+                    tensor=name,
+                    expected='a "-:<regex>" entry matching it',
+                    found="none",
+                )
         for module in ctx.profile.quantization["quantized"]:
             name = f"{prefix}.layers.{layer.index}.{module}"
             if ctx.quant.excludes(name):
-                yield error("quant.dynamic", "`dynamic` excludes a quantized MLP linear: engines will look for a BF16 weight",
-                            file=ctx.quant.source, tensor=name, expected="not excluded", found="excluded")  # fmt: skip
+                yield error(
+                    "quant.dynamic",
+                    "`dynamic` excludes a quantized MLP linear: engines will look for a BF16 weight",
+                    file=ctx.quant.source,
+                    tensor=name,
+                    expected="not excluded",
+                    found="excluded",
+                )
 
 
 def _index_rules(ctx: Context) -> Iterator[Finding]:
@@ -350,8 +431,14 @@ def _index_rules(ctx: Context) -> Iterator[Finding]:
     for name, shard in weight_map.items():
         record = ctx.checkpoint.tensors.get(name)
         if record is None or record.file != shard:
-            yield error("index.consistent", "indexed tensor is not in the shard the index names", tensor=name,
-                        expected=shard, found=record.file if record else "in no shard", **where)  # fmt: skip
+            yield error(
+                "index.consistent",
+                "indexed tensor is not in the shard the index names",
+                tensor=name,
+                expected=shard,
+                found=record.file if record else "in no shard",
+                **where,
+            )
     for name, record in ctx.checkpoint.tensors.items():
         if name not in weight_map:
             yield error(
@@ -397,7 +484,6 @@ def _config_dtype(config: dict) -> str | None:
 
 
 def _engine_files_missing(ctx: Context) -> Iterator[str]:
-    files = ctx.checkpoint.files
     for purpose, candidates in ctx.profile["engine_files"].items():
         if not any(_file_provides(ctx, candidate) for candidate in candidates):
             yield f"{purpose} ({' or '.join(candidates)})"
@@ -420,15 +506,35 @@ def _file_provides(ctx: Context, candidate: str) -> bool:
 def _warnings(ctx: Context) -> Iterator[Finding]:
     dtype = _config_dtype(ctx.checkpoint.config)
     if dtype == "float16":
-        yield warning("warn.config_dtype", "config dtype is float16 (auto-round rewrites it); Gemma in fp16 risks overflow: serve with --dtype bfloat16",
-                      file="config.json", expected="bfloat16", found=dtype)  # fmt: skip
+        yield warning(
+            "warn.config_dtype",
+            "config dtype is float16 (auto-round rewrites it); Gemma in fp16 risks overflow: serve with --dtype bfloat16",
+            file="config.json",
+            expected="bfloat16",
+            found=dtype,
+        )
     f16_scales = [r.name for r in ctx.checkpoint.tensors.values() if r.name.endswith(".scales") and r.dtype == "F16"]
     if f16_scales:
-        yield warning("warn.scales_f16", f"{len(f16_scales)} scales tensors are F16: differs from the published I32/BF16 layout",
-                      file=ctx.checkpoint.tensors[f16_scales[0]].file, expected="BF16", found="F16")  # fmt: skip
+        yield warning(
+            "warn.scales_f16",
+            f"{len(f16_scales)} scales tensors are F16: differs from the published I32/BF16 layout",
+            file=ctx.checkpoint.tensors[f16_scales[0]].file,
+            expected="BF16",
+            found="F16",
+        )
     if ctx.arch is not None and ctx.arch.config_form == "per_layer_config":
-        yield warning("warn.per_layer_config", "config uses the per_layer_config form: transformers < 5.15 and older vLLM cannot read it",
-                      file="config.json", expected="global_head_dim / num_global_key_value_heads", found="per_layer_config")  # fmt: skip
+        yield warning(
+            "warn.per_layer_config",
+            "config uses the per_layer_config form: transformers < 5.15 and older vLLM cannot read it",
+            file="config.json",
+            expected="global_head_dim / num_global_key_value_heads",
+            found="per_layer_config",
+        )
     for missing in _engine_files_missing(ctx):
-        yield warning("warn.engine_files", "a file the engines need is missing", file=str(ctx.checkpoint.root),
-                      expected=missing, found="absent")  # fmt: skip
+        yield warning(
+            "warn.engine_files",
+            "a file the engines need is missing",
+            file=str(ctx.checkpoint.root),
+            expected=missing,
+            found="absent",
+        )

@@ -80,8 +80,13 @@ def _zero_groups(checkpoint, records, scales, zeros, group_size, where) -> Itera
         columns = np.flatnonzero(np.all(weights == 0, axis=0))
         empty += [(group, int(c)) for c in columns]
     if empty:
-        yield error("numerics.zero_group", "groups that dequantize to all zeros", expected="none",
-                    found=f"{len(empty)} (group, column) pairs; first {list(empty[0])}", **where("qweight"))  # fmt: skip
+        yield error(
+            "numerics.zero_group",
+            "groups that dequantize to all zeros",
+            expected="none",
+            found=f"{len(empty)} (group, column) pairs; first {list(empty[0])}",
+            **where("qweight"),
+        )
 
 
 def check_numerics(

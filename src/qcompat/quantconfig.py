@@ -7,9 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 COMPARED_KEYS = (
-    "quant_method", "bits", "group_size", "sym", "desc_act", "checkpoint_format",
-    "dynamic", "modules_in_block_to_quantize",
-)  # fmt: skip
+    "quant_method",
+    "bits",
+    "group_size",
+    "sym",
+    "desc_act",
+    "checkpoint_format",
+    "dynamic",
+    "modules_in_block_to_quantize",
+)
 
 # Engines read the copy inside config.json first; the side files are what older GPTQ loaders read.
 PRECEDENCE = ("config.json", "quantization_config.json", "quantize_config.json")

@@ -8,9 +8,18 @@ from qcompat.checkpoint import Checkpoint, TensorRecord
 from qcompat.errors import CheckpointError
 
 _NUMPY = {
-    "I32": np.int32, "U32": np.uint32, "I64": np.int64, "I16": np.int16, "I8": np.int8, "U8": np.uint8,
-    "F16": np.float16, "F32": np.float32, "F64": np.float64, "BF16": np.uint16, "BOOL": np.bool_,
-}  # fmt: skip
+    "I32": np.int32,
+    "U32": np.uint32,
+    "I64": np.int64,
+    "I16": np.int16,
+    "I8": np.int8,
+    "U8": np.uint8,
+    "F16": np.float16,
+    "F32": np.float32,
+    "F64": np.float64,
+    "BF16": np.uint16,
+    "BOOL": np.bool_,
+}
 
 
 def mapped(checkpoint: Checkpoint, record: TensorRecord) -> np.ndarray:
