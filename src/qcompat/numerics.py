@@ -36,7 +36,7 @@ def _first_bad(bad: np.ndarray, values: np.ndarray) -> str:
 
 def check_module(checkpoint: Checkpoint, module: str, group_size: int) -> Iterator[Finding]:
     records = {part: checkpoint.tensors[f"{module}.{part}"] for part in ("qweight", "qzeros", "scales", "g_idx")}
-    where = lambda part: {"file": records[part].file, "tensor": records[part].name}  # noqa: E731
+    where = lambda part: {"file": records[part].file, "tensor": records[part].name}
     scales = as_float32(mapped(checkpoint, records["scales"]), records["scales"].dtype)
     bad = ~(np.isfinite(scales) & (scales > 0))
     if bad.any():
