@@ -5,6 +5,7 @@ Headers are real; data is sparse unless asked for, so a full-scale layout costs 
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -70,6 +71,21 @@ def config() -> dict:
     }
 
 
+@functools.cache
+def _valid_gptq_data(out_f: int, in_f: int, scales_dtype: str) -> dict[str, bytes]:
+    """Plausible packed data for one linear of this shape (made once, shared by every layer)."""
+    rng = np.random.default_rng(out_f + in_f)
+    values = rng.integers(0, 16, size=(in_f, out_f), dtype=np.uint8)
+    scales = rng.uniform(1e-3, 2e-2, size=(in_f // GROUP, out_f)).astype(np.float32)
+    bits = (scales.view(np.uint32) >> 16).astype(np.uint16) if scales_dtype == "BF16" else scales.astype(np.float16)
+    return {
+        "qweight": gptq.pack_rows(values).tobytes(),
+        "qzeros": gptq.pack_cols(np.full((in_f // GROUP, out_f), 7, np.uint8)).tobytes(),
+        "scales": bits.tobytes(),
+        "g_idx": (np.arange(in_f, dtype=np.int32) // GROUP).tobytes(),
+    }
+
+
 def _gptq_entries(module: str, out_f: int, in_f: int, real: bool, scales_dtype: str) -> dict[str, Entry]:
     shapes = {
         "qweight": ("I32", (in_f // 8, out_f)),
@@ -79,14 +95,8 @@ def _gptq_entries(module: str, out_f: int, in_f: int, real: bool, scales_dtype: 
     }
     entries = {f"{module}.{p}": Entry(d, s) for p, (d, s) in shapes.items()}
     if real:
-        rng = np.random.default_rng(len(module))
-        values = rng.integers(0, 16, size=(in_f, out_f), dtype=np.uint8)
-        entries[f"{module}.qweight"].data = gptq.pack_rows(values).tobytes()
-        entries[f"{module}.qzeros"].data = gptq.pack_cols(np.full((in_f // GROUP, out_f), 7, np.uint8)).tobytes()
-        scales = rng.uniform(1e-3, 2e-2, size=(in_f // GROUP, out_f)).astype(np.float32)
-        bits = (scales.view(np.uint32) >> 16).astype(np.uint16) if scales_dtype == "BF16" else scales.astype(np.float16)
-        entries[f"{module}.scales"].data = bits.tobytes()
-        entries[f"{module}.g_idx"].data = (np.arange(in_f, dtype=np.int32) // GROUP).tobytes()
+        for part, data in _valid_gptq_data(out_f, in_f, scales_dtype).items():
+            entries[f"{module}.{part}"].data = data
     return entries
 
 

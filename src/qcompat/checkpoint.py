@@ -10,9 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import parse_local_safetensors_file_metadata
-from huggingface_hub.errors import SafetensorsParsingError
-
 from qcompat.errors import CheckpointError
 
 SINGLE_FILE = "model.safetensors"
@@ -83,6 +80,15 @@ class Checkpoint:
             totals[record.dtype] += record.numel
         return dict(totals)
 
+    def gptq_modules(self) -> list[str]:
+        """Modules stored GPTQ-packed: a qweight with its qzeros, scales and g_idx."""
+        return sorted(
+            name.removesuffix(".qweight")
+            for name in self.tensors
+            if name.endswith(".qweight")
+            and all(f"{name.removesuffix('.qweight')}.{part}" in self.tensors for part in ("qzeros", "scales", "g_idx"))
+        )
+
     def weights_file_of(self) -> str:
         return INDEX_FILE if self.weight_map is not None else SINGLE_FILE
 
@@ -103,13 +109,53 @@ def _load_json_object(path: Path) -> dict[str, Any]:
     return loaded
 
 
-def _header_length(path: Path) -> int:
-    # huggingface_hub parses the header but does not return its length, which locates the data section.
+# Parsed here rather than by huggingface_hub.parse_local_safetensors_file_metadata: importing that costs
+# ~120 ms (httpx and the Hub client), more than a whole header-only inspection may take, and it returns
+# neither the header length (which locates the data) nor errors for malformed entries.
+MAX_HEADER = 100_000_000
+
+
+def _read_header(path: Path, file_size: int) -> tuple[dict[str, Any], int]:
     with path.open("rb") as handle:
         prefix = handle.read(8)
-    if len(prefix) < 8:
-        raise CheckpointError(path, "too short to be a safetensors file (no 8-byte header length)")
-    return struct.unpack("<Q", prefix)[0]
+        if len(prefix) < 8:
+            raise CheckpointError(path, "too short to be a safetensors file (no 8-byte header length)")
+        length = struct.unpack("<Q", prefix)[0]
+        if length > min(MAX_HEADER, file_size - 8):
+            raise CheckpointError(path, f"header claims {length} bytes but the file has only {file_size}")
+        raw = handle.read(length)
+    try:
+        header = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CheckpointError(
+            path, f"safetensors header is not JSON of the length it claims ({length} bytes): {exc}"
+        ) from None
+    if not isinstance(header, dict):
+        raise CheckpointError(path, f"safetensors header is a JSON {type(header).__name__}, not an object")
+    header.pop("__metadata__", None)
+    return header, 8 + length
+
+
+def _is_size(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _record(path: Path, shard: str, name: str, info: Any, start: int, size: int) -> TensorRecord:
+    if not isinstance(info, dict):
+        raise CheckpointError(path, f"tensor {name}: header entry is not an object")
+    dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+    if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
+        raise CheckpointError(path, f"tensor {name}: unknown dtype {dtype!r}")
+    if not isinstance(shape, list) or not all(_is_size(d) for d in shape):
+        raise CheckpointError(path, f"tensor {name}: shape {shape!r} is not a list of sizes")
+    if not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_size(o) for o in offsets):
+        raise CheckpointError(path, f"tensor {name}: data_offsets {offsets!r} are not a byte range")
+    begin, end = offsets
+    if end - begin != math.prod(shape) * DTYPE_BYTES[dtype]:
+        raise CheckpointError(path, f"tensor {name}: data_offsets {offsets} do not hold {dtype} {shape}")
+    if end > size:
+        raise CheckpointError(path, f"truncated: tensor {name} ends at data byte {end}, the file holds {size}")
+    return TensorRecord(name, dtype, tuple(shape), shard, start + begin, start + end)
 
 
 def _read_shard(root: Path, shard: str) -> tuple[dict[str, TensorRecord], int]:
@@ -117,36 +163,9 @@ def _read_shard(root: Path, shard: str) -> tuple[dict[str, TensorRecord], int]:
     if not path.is_file():
         raise CheckpointError(path, "shard is missing")
     file_size = path.stat().st_size
-    header_length = _header_length(path)
-    data_start = 8 + header_length
-    if data_start > file_size:
-        raise CheckpointError(path, f"header claims {header_length} bytes but the file has only {file_size}")
-    try:
-        parsed = parse_local_safetensors_file_metadata(path)
-    except SafetensorsParsingError as exc:
-        raise CheckpointError(path, f"safetensors header unreadable: {exc}") from None
-    except (ValueError, TypeError, AttributeError, UnicodeError) as exc:
-        raise CheckpointError(path, f"safetensors header malformed: {exc}") from None
+    header, data_start = _read_header(path, file_size)
     data_size = file_size - data_start
-    records = {}
-    for name, info in parsed.tensors.items():
-        records[name] = _record(path, shard, name, info.dtype, info.shape, info.data_offsets, data_start, data_size)
-    return records, file_size
-
-
-def _record(path: Path, shard: str, name: str, dtype: Any, shape: Any, offsets: Any, start: int, size: int):
-    if dtype not in DTYPE_BYTES:
-        raise CheckpointError(path, f"tensor {name}: unknown dtype {dtype!r}")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise CheckpointError(path, f"tensor {name}: shape {shape!r} is not a list of sizes")
-    if len(offsets) != 2 or not all(isinstance(o, int) for o in offsets) or not 0 <= offsets[0] <= offsets[1]:
-        raise CheckpointError(path, f"tensor {name}: data_offsets {list(offsets)!r} are not a byte range")
-    begin, end = offsets
-    if end - begin != math.prod(shape) * DTYPE_BYTES[dtype]:
-        raise CheckpointError(path, f"tensor {name}: {end - begin} data bytes do not hold {dtype} {shape}")
-    if end > size:
-        raise CheckpointError(path, f"truncated: tensor {name} ends at data byte {end}, the file holds {size}")
-    return TensorRecord(name, dtype, tuple(shape), shard, start + begin, start + end)
+    return {name: _record(path, shard, name, info, data_start, data_size) for name, info in header.items()}, file_size
 
 
 def _shards_of(root: Path) -> tuple[list[str], dict[str, str] | None, int | None]:

@@ -6,8 +6,6 @@ import argparse
 import json
 import sys
 
-from rich.console import Console
-
 from qcompat.errors import QcompatError
 from qcompat.fixtures import tiny_int4
 
@@ -33,19 +31,22 @@ def _parser() -> argparse.ArgumentParser:
 
 def _inspect(args: argparse.Namespace) -> int:
     from qcompat.inspection import inspect_checkpoint
+
+    path = args.path or tiny_int4()
+    if args.json:
+        result = inspect_checkpoint(path, args.profile, args.numerics)
+        print(json.dumps(result.to_dict(), indent=2))
+        return EXIT_OK if result.ok else EXIT_FAILED
+    from rich.console import Console
+
     from qcompat.summary import render
 
-    err = Console(stderr=True)
-    path = args.path or tiny_int4()
-    if args.numerics and not args.json:
-        with err.status("numerics") as status:
-            result = inspect_checkpoint(path, args.profile, True, lambda m: status.update(f"numerics: {m}"))
+    if args.numerics:
+        with Console(stderr=True).status("numerics") as status:
+            result = inspect_checkpoint(path, args.profile, True, lambda module: status.update(f"numerics: {module}"))
     else:
-        result = inspect_checkpoint(path, args.profile, args.numerics)
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        render(result, Console())
+        result = inspect_checkpoint(path, args.profile)
+    render(result, Console())
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

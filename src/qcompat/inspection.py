@@ -11,7 +11,6 @@ from qcompat.architecture import ConfigKeyMissing, text_architecture
 from qcompat.checkpoint import Checkpoint, read_checkpoint
 from qcompat.findings import Finding, has_errors
 from qcompat.layout import check_layout
-from qcompat.numerics import check_numerics, quantized_modules
 from qcompat.profile import DEFAULT_PROFILE, Profile, load_profile, variant_matching
 
 
@@ -37,7 +36,7 @@ class Inspection:
             "tensors": len(ckpt.tensors),
             "bytes_by_dtype": ckpt.bytes_by_dtype(),
             "elements_by_dtype": ckpt.elements_by_dtype(),
-            "quantized_modules": len(quantized_modules(ckpt)),
+            "quantized_modules": len(ckpt.gptq_modules()),
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -69,5 +68,7 @@ def inspect_checkpoint(
         group_size = quant.get("group_size") if quant else None
         if not isinstance(group_size, int) or group_size <= 0:
             group_size = chosen.quantization["group_size"]
+        from qcompat.numerics import check_numerics  # numpy only when tensor data is read
+
         findings += check_numerics(checkpoint, group_size, progress)
     return Inspection(checkpoint, chosen, findings, numerics)

@@ -51,6 +51,11 @@ class Context:
     quant: quantconfig.QuantConfig | None = None
     claimed: set[str] = field(default_factory=set)
     gptq_modules: list[tuple[str, int, int]] = field(default_factory=list)  # (module, out, in)
+    by_module: dict[str, list[str]] = field(default_factory=dict)  # "a.b.q_proj" -> its tensors
+
+    def __post_init__(self) -> None:
+        for name in self.checkpoint.tensors:
+            self.by_module.setdefault(name.rsplit(".", 1)[0], []).append(name)
 
     def where(self, tensor: str = "") -> dict[str, str]:
         record = self.checkpoint.tensors.get(tensor)
@@ -197,7 +202,7 @@ def _representation(tensors: dict, module: str) -> str:
 
 
 def _module_tensors(ctx: Context, module: str) -> list[str]:
-    return [name for name in ctx.checkpoint.tensors if name.startswith(module + ".")]
+    return ctx.by_module.get(module, [])
 
 
 def _kept(ctx: Context, name: str, shape: tuple[int, ...]) -> Iterator[Finding]:
@@ -241,6 +246,7 @@ def _gptq(ctx: Context, module: str, out_features: int, in_features: int) -> Ite
         "scales": (in_features // group, out_features),
         "g_idx": (in_features,),
     }
+    packed_as_promised = True
     for part in GPTQ_PARTS:
         name = f"{module}.{part}"
         record = tensors.get(name)
@@ -263,6 +269,7 @@ def _gptq(ctx: Context, module: str, out_features: int, in_features: int) -> Ite
                 **ctx.where(name),
             )
         if record.shape != expected_shapes[part]:
+            packed_as_promised = False
             yield error(
                 "gptq.packing_shape",
                 f"GPTQ {part} is not packed for [{out_features}, {in_features}]",
@@ -270,7 +277,8 @@ def _gptq(ctx: Context, module: str, out_features: int, in_features: int) -> Ite
                 found=str(list(record.shape)),
                 **ctx.where(name),
             )
-    ctx.gptq_modules.append((module, out_features, in_features))
+    if packed_as_promised:
+        ctx.gptq_modules.append((module, out_features, in_features))
 
 
 def _layer_rules(ctx: Context, layer: LayerSpec) -> Iterator[Finding]:

@@ -12,21 +12,11 @@ from qcompat.findings import Finding, error
 from qcompat.tensordata import as_float32, mapped
 
 RULES = {
-    "numerics.scales": "every scale is finite and > 0",
+    "numerics.scales": "every scale is finite and nonzero (auto-round's symmetric scales are signed)",
     "numerics.zero_points": "every stored zero point is 7 (symmetric 4-bit, stored as zero-1)",
     "numerics.g_idx": "g_idx[i] == i // group_size (no act-order)",
     "numerics.zero_group": "no group of a column dequantizes to all zeros",
 }
-
-
-def quantized_modules(checkpoint: Checkpoint) -> list[str]:
-    names = checkpoint.tensors
-    return sorted(
-        name.removesuffix(".qweight")
-        for name in names
-        if name.endswith(".qweight")
-        and all(f"{name.removesuffix('.qweight')}.{part}" in names for part in ("qzeros", "scales", "g_idx"))
-    )
 
 
 def _first_bad(bad: np.ndarray, values: np.ndarray) -> str:
@@ -38,12 +28,14 @@ def check_module(checkpoint: Checkpoint, module: str, group_size: int) -> Iterat
     records = {part: checkpoint.tensors[f"{module}.{part}"] for part in ("qweight", "qzeros", "scales", "g_idx")}
     where = lambda part: {"file": records[part].file, "tensor": records[part].name}
     scales = as_float32(mapped(checkpoint, records["scales"]), records["scales"].dtype)
-    bad = ~(np.isfinite(scales) & (scales > 0))
+    # auto-round's full-range symmetric RTN gives each group the sign of its largest-magnitude weight and
+    # clamps |scale| away from zero: negative scales are valid, zero or non-finite ones are not.
+    bad = ~(np.isfinite(scales) & (scales != 0))
     if bad.any():
         yield error(
             "numerics.scales",
-            "scales not finite and > 0",
-            expected="finite, > 0",
+            "scales zero or not finite",
+            expected="finite, nonzero",
             found=_first_bad(bad, scales),
             **where("scales"),
         )
@@ -67,25 +59,30 @@ def check_module(checkpoint: Checkpoint, module: str, group_size: int) -> Iterat
             found=_first_bad(bad, g_idx),
             **where("g_idx"),
         )
-    yield from _zero_groups(checkpoint, records, scales, (stored.astype(np.int16) + 1) & gptq.MASK, group_size, where)
+    yield from _zero_groups(
+        checkpoint, records["qweight"], gptq.zero_points(np.asarray(mapped(checkpoint, records["qzeros"]))), group_size
+    )
 
 
-def _zero_groups(checkpoint, records, scales, zeros, group_size, where) -> Iterator[Finding]:
-    qweight = mapped(checkpoint, records["qweight"])
+def _zero_groups(checkpoint: Checkpoint, record, zeros: np.ndarray, group_size: int) -> Iterator[Finding]:
+    """(group, column) pairs whose every value sits at the zero point, so they dequantize to zeros whatever the scale."""
+    qweight = mapped(checkpoint, record)
     rows_per_group = group_size // gptq.PACK
-    empty = []
+    count, first = 0, None
     for group in range(qweight.shape[0] // rows_per_group):
-        rows = np.asarray(qweight[group * rows_per_group : (group + 1) * rows_per_group])
-        weights = gptq.dequantize_rows(rows, zeros[group], scales[group])
-        columns = np.flatnonzero(np.all(weights == 0, axis=0))
-        empty += [(group, int(c)) for c in columns]
-    if empty:
+        values = gptq.unpack_rows(np.asarray(qweight[group * rows_per_group : (group + 1) * rows_per_group]))
+        columns = np.flatnonzero(np.all(values == zeros[group], axis=0))
+        count += len(columns)
+        if first is None and len(columns):
+            first = [group, int(columns[0])]
+    if count:
         yield error(
             "numerics.zero_group",
-            "groups that dequantize to all zeros",
+            "groups that dequantize to all zeros (every value at the zero point)",
             expected="none",
-            found=f"{len(empty)} (group, column) pairs; first {list(empty[0])}",
-            **where("qweight"),
+            found=f"{count} (group, column) pairs; first {first}",
+            file=record.file,
+            tensor=record.name,
         )
 
 
@@ -93,7 +90,7 @@ def check_numerics(
     checkpoint: Checkpoint, group_size: int, progress: Callable[[str], None] | None = None
 ) -> list[Finding]:
     findings: list[Finding] = []
-    for module in quantized_modules(checkpoint):
+    for module in checkpoint.gptq_modules():
         if progress:
             progress(module)
         findings += check_module(checkpoint, module, group_size)

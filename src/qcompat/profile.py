@@ -5,6 +5,7 @@ One file holds the rules' data; its `variants` only change sizes (the tiny fixtu
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,14 +72,18 @@ def profile_path(name: str) -> Path:
     return path
 
 
+@functools.cache
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise QcompatError(f"{path}: not valid YAML ({exc})") from None
+
+
 def load_profile(spec: str = DEFAULT_PROFILE, variant: str | None = None) -> Profile:
     """`spec` is NAME or NAME:VARIANT (or a path to a YAML file)."""
     name, _, named_variant = spec.partition(":") if not spec.endswith((".yaml", ".yml")) else (spec, "", "")
-    path = profile_path(name)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise QcompatError(f"{path}: not valid YAML ({exc})") from None
+    data = _read_yaml(profile_path(name))
     chosen = named_variant or variant or "published"
     if chosen == "published":
         return Profile(data["name"], chosen, data, dict(data["sizes"]))

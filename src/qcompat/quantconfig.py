@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -29,14 +31,21 @@ class QuantConfig:
     def get(self, key: str, default: Any = None) -> Any:
         return self.values.get(key, default)
 
-    @property
-    def excluded_patterns(self) -> list[str]:
-        """Regexes of modules `dynamic` leaves unquantized (keys written "-:<regex>")."""
+    @functools.cached_property
+    def excluded_patterns(self) -> list[re.Pattern[str]]:
+        """Regexes of modules `dynamic` leaves unquantized (keys written "-:<regex>"; a bad regex excludes nothing)."""
         dynamic = self.values.get("dynamic") or {}
-        return [key[2:] for key in dynamic if isinstance(key, str) and key.startswith("-:")]
+        patterns = []
+        for key in dynamic if isinstance(dynamic, dict) else ():
+            if isinstance(key, str) and key.startswith("-:"):
+                try:
+                    patterns.append(re.compile(key[2:]))
+                except re.error:
+                    continue
+        return patterns
 
     def excludes(self, module: str) -> bool:
-        return any(re.match(pattern, module) for pattern in self.excluded_patterns)
+        return any(pattern.match(module) for pattern in self.excluded_patterns)
 
     @property
     def modules_in_block(self) -> set[str] | None:
@@ -58,6 +67,6 @@ def disagreements(sources: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any
     differing = {}
     for key in COMPARED_KEYS:
         present = {name: values[key] for name, values in sources.items() if key in values}
-        if len(present) > 1 and len({repr(v) for v in present.values()}) > 1:
+        if len(present) > 1 and len({json.dumps(v, sort_keys=True) for v in present.values()}) > 1:
             differing[key] = present
     return differing

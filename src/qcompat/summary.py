@@ -8,7 +8,6 @@ from rich.table import Table
 
 from qcompat.findings import Severity
 from qcompat.inspection import Inspection
-from qcompat.numerics import quantized_modules
 
 
 def _size(count: int) -> str:
@@ -31,7 +30,7 @@ def render(inspection: Inspection, console: Console) -> None:
         dtypes.add_row(dtype, str(count), f"{elements[dtype]:,}", _size(nbytes))
     dtypes.add_row("all", str(len(ckpt.tensors)), f"{sum(elements.values()):,}", _size(ckpt.total_bytes), style="bold")
     console.print(dtypes)
-    quantized = quantized_modules(ckpt)
+    quantized = ckpt.gptq_modules()
     kept = [n for n in ckpt.tensors if n.endswith(".weight") and "_proj" in n]
     console.print(
         f"GPTQ-packed linears: {len(quantized)}; linears kept {inspection.profile['kept_dtype']}: {len(kept)}"

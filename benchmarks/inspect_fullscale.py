@@ -1,0 +1,103 @@
+"""Benchmark `qcompat inspect` on a full-scale layout of the published checkpoint (issue: foundation).
+
+1. Header-only: the whole `qcompat inspect` process vs a bare `python -c` reading the three headers with
+   struct + json, run alternately; prints medians and their ratio (target: at most 5x).
+2. Numerics on page-cached files: GB/s of packed weights on one core, and peak memory vs the largest tensor.
+
+    python benchmarks/inspect_fullscale.py [--rounds 10] [--dir /tmp/qcompat-bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from selftests.support.published_layout import write_checkpoint
+
+BARE_READ = """
+import json, struct, sys
+for path in sys.argv[1:]:
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        json.loads(f.read(n))
+"""
+
+PEAK_RSS = """
+import resource, sys, time
+from qcompat.checkpoint import read_checkpoint
+from qcompat.numerics import check_numerics, quantized_modules
+ckpt = read_checkpoint(sys.argv[1])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+packed = sum(ckpt.tensors[m + "." + p].nbytes for m in quantized_modules(ckpt) for p in ("qweight", "qzeros", "scales", "g_idx"))
+start = time.perf_counter()
+findings = check_numerics(ckpt, 128)
+seconds = time.perf_counter() - start
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+largest = max(ckpt.tensors[m + ".qweight"].nbytes for m in quantized_modules(ckpt))
+print(len(findings), packed, seconds, before * 1024, after * 1024, largest)
+"""
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return time.perf_counter() - start
+
+
+def header_only(root: Path, rounds: int) -> None:
+    shards = sorted(str(p) for p in root.glob("model-*.safetensors"))
+    inspect = [sys.executable, "-m", "qcompat.cli", "inspect", str(root)]
+    bare = [sys.executable, "-c", BARE_READ, *shards]
+    result = subprocess.run([*inspect, "--json"], check=False, capture_output=True, text=True)
+    summary = json.loads(result.stdout)
+    print(f"layout: {summary['tensors']} tensors, {summary['total_bytes'] / 1e9:.2f} GB in {len(shards)} shards, "
+          f"exit {result.returncode}, profile {summary['profile']}")  # fmt: skip
+    timed(inspect), timed(bare)
+    inspect_times, bare_times = [], []
+    for _ in range(rounds):
+        inspect_times.append(timed(inspect))
+        bare_times.append(timed(bare))
+    a, b = statistics.median(inspect_times), statistics.median(bare_times)
+    print(f"header-only: qcompat inspect {a * 1000:.0f} ms, bare struct+json {b * 1000:.0f} ms (medians of {rounds}, "
+          f"alternating): ratio {a / b:.2f}x (target <= 5x)")  # fmt: skip
+
+
+def numerics(root: Path) -> None:
+    for shard in root.glob("model-*.safetensors"):
+        with shard.open("rb") as handle:
+            while handle.read(1 << 24):
+                pass
+    out = subprocess.run([sys.executable, "-c", PEAK_RSS, str(root)], capture_output=True, text=True, check=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}).stdout.split()  # fmt: skip
+    findings, packed, seconds, before, after, largest = int(out[0]), int(out[1]), float(out[2]), *map(int, out[3:])
+    print(f"numerics: {packed / 1e9:.2f} GB packed in {seconds:.1f} s = {packed / 1e9 / seconds:.2f} GB/s on one core; "
+          f"{findings} findings")  # fmt: skip
+    print(f"numerics: peak RSS {after / 1e6:.0f} MB ({(after - before) / 1e6:.0f} MB over the header-only process); "
+          f"largest packed tensor {largest / 1e6:.1f} MB")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/qcompat-bench"))
+    parser.add_argument("--skip-numerics", action="store_true")
+    args = parser.parse_args()
+    shutil.rmtree(args.dir, ignore_errors=True)
+    header_only(write_checkpoint(args.dir / "sparse"), args.rounds)
+    if not args.skip_numerics:
+        print("writing a full-scale layout with valid packed data for all 48 layers (~4.4 GB on disk)...", flush=True)
+        numerics(write_checkpoint(args.dir / "dense", real_layers=48))
+    shutil.rmtree(args.dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

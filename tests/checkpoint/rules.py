@@ -1,0 +1,21 @@
+"""Which layout rules each static test holds the checkpoint to, so every rule is provably consulted."""
+
+from __future__ import annotations
+
+from qcompat.findings import Finding, Severity
+
+CONSULTED: set[str] = set()
+
+
+def consults(*rules: str):
+    CONSULTED.update(rules)
+
+    def mark(test):
+        test.rules = rules
+        return test
+
+    return mark
+
+
+def broken(findings: list[Finding], *rules: str) -> list[str]:
+    return [f.line() for f in findings if f.severity is Severity.ERROR and f.rule in rules]
