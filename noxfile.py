@@ -33,6 +33,22 @@ def suite(session: nox.Session) -> None:
     session.notify("static", session.posargs)
 
 
+# The stack the tiny checkpoint was built with (FACTS.md: seen working together on CPU).
+BUILD_STACK = [
+    "torch==2.14.1", "torchvision==0.29.1", "transformers==5.23.0", "optimum", "auto-round==0.16.1", "gptqmodel==7.7.0",
+]  # fmt: skip
+
+
+@nox.session
+def build_tiny(session: nox.Session) -> None:
+    """Rebuild fixtures/tiny (train the BF16 base, quantize it with the card's auto-round command).
+
+    nox -s build_tiny -- [--out DIR] [--global-head-dim 64] [--check-determinism]
+    """
+    session.install(*BUILD_STACK, env={"BUILD_CUDA_EXT": "0"})
+    session.run("python", "fixtures/tiny/build.py", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+
+
 def _passthrough(posargs: list[str], *options: str) -> list[str]:
     """`--checkpoint X` for pytest becomes the positional path (and `--profile X` stays) for qcompat inspect."""
     args: list[str] = []
