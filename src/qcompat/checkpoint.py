@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import struct
@@ -190,6 +191,29 @@ def _quant_sources(root: Path, config: dict[str, Any]) -> dict[str, dict[str, An
         if (root / name).is_file():
             sources[name] = _load_json_object(root / name)
     return sources
+
+
+def identity(checkpoint: Checkpoint) -> str:
+    """sha256 of config.json, the index and every shard's header: what a golden was recorded from."""
+    digest = hashlib.sha256((checkpoint.root / "config.json").read_bytes())
+    if checkpoint.weight_map is not None:
+        digest.update((checkpoint.root / INDEX_FILE).read_bytes())
+    for shard in sorted(checkpoint.shard_sizes):
+        with (checkpoint.root / shard).open("rb") as handle:
+            length = struct.unpack("<Q", handle.read(8))[0]
+            digest.update(handle.read(length))
+    return digest.hexdigest()
+
+
+def generation_eos_ids(root: Path) -> set[int]:
+    """The stop tokens of generation_config.json (falling back to config.json's eos_token_id)."""
+    for name in ("generation_config.json", "config.json"):
+        path = root / name
+        if path.is_file():
+            eos = _load_json_object(path).get("eos_token_id")
+            if eos is not None:
+                return set(eos) if isinstance(eos, list) else {eos}
+    return set()
 
 
 def resolve(path: str | Path) -> Path:

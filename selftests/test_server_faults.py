@@ -1,0 +1,90 @@
+"""The server harness reports each fault within its deadline, with the log tail, and leaves nothing running."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from qcompat.engines.server import Server, ServerError, ServerSpec
+
+FAULT_SERVER = Path(__file__).parent / "support" / "fault_server.py"
+
+
+def processes_with(marker: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker.encode() in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.fixture
+def marker() -> str:
+    token = f"qcompat-fault-{uuid.uuid4().hex}"
+    yield token
+    assert processes_with(token) == [], "the harness left processes behind"
+
+
+def spec(mode: str, marker: str, tmp_path: Path, timeout: float = 20, port: int | None = None) -> ServerSpec:
+    command = [sys.executable, str(FAULT_SERVER), mode, "--marker", marker]
+    return ServerSpec(command, tmp_path / "server.log", startup_timeout=timeout, port=port)
+
+
+def test_server_dying_during_startup_is_reported_at_once_with_its_log(marker, tmp_path):
+    start = time.monotonic()
+    with pytest.raises(ServerError) as raised, Server(spec("dies", marker, tmp_path, timeout=60)):
+        pass
+    assert time.monotonic() - start < 15, "a dead server must not wait for the deadline"
+    assert raised.value.phase == "startup"
+    assert "exited with code 3" in str(raised.value)
+    assert "planted startup failure" in raised.value.log_tail
+
+
+def test_server_never_healthy_fails_at_the_deadline(marker, tmp_path):
+    start = time.monotonic()
+    with pytest.raises(ServerError) as raised, Server(spec("never_healthy", marker, tmp_path, timeout=4)):
+        pass
+    assert 4 <= time.monotonic() - start < 30
+    assert "not healthy within 4 s" in str(raised.value)
+    assert "listening" in raised.value.log_tail
+
+
+def test_port_held_by_another_process_is_reported(marker, tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(ServerError) as raised, Server(spec("healthy", marker, tmp_path, port=port)):
+            pass
+    assert "Address already in use" in raised.value.log_tail
+
+
+def test_hung_request_times_out_and_teardown_still_happens(marker, tmp_path):
+    with Server(spec("hangs", marker, tmp_path)) as server:
+        request = urllib.request.Request(server.url + "/v1/completions", data=b"{}", method="POST")
+        start = time.monotonic()
+        with pytest.raises((TimeoutError, urllib.error.URLError)):
+            urllib.request.urlopen(request, timeout=2)
+        assert time.monotonic() - start < 10
+        assert server.alive()
+
+
+def test_whole_process_group_is_torn_down_even_when_the_test_fails(marker, tmp_path):
+    with pytest.raises(AssertionError), Server(spec("forks", marker, tmp_path)) as server:
+        deadline = time.monotonic() + 10
+        while len(processes_with(marker)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(processes_with(marker)) == 2, "server and its grandchild are running"
+        assert server.startup_seconds is not None
+        raise AssertionError("a failing test inside the server's context")

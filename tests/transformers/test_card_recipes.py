@@ -1,0 +1,65 @@
+"""The card's own transformers snippet and reproduce command, run on the checkpoint under test."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qcompat.card import recipes
+
+pytestmark = pytest.mark.transformers
+
+SNIPPET_NEW_TOKENS = 16
+
+
+def test_card_transformers_snippet_runs_as_written(checkpoint_path: Path):
+    snippet = recipes()["transformers_snippet"]
+    adapted = (
+        snippet.replace(f'"{recipes()["model_id"]}"', json.dumps(str(checkpoint_path)))
+        .replace('"cuda"', '"cpu"')
+        .replace("max_new_tokens=256", f"max_new_tokens={SNIPPET_NEW_TOKENS}")
+    )
+    assert adapted.count(str(checkpoint_path)) == 1 and '"cuda"' not in adapted, "the card's snippet changed shape"
+    result = subprocess.run([sys.executable, "-c", adapted], capture_output=True, text=True, timeout=600, check=False,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.endswith("\n"), "the snippet prints the decoded answer"
+
+
+def _auto_round() -> list[str]:
+    script = Path(sys.executable).with_name("auto-round")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "auto_round"]
+
+
+def test_card_reproduce_command_gives_this_checkpoint_bit_exactly(
+    checkpoint_path: Path, base_path: Path, tmp_path: Path, notes
+):
+    from qcompat.checkpoint import read_checkpoint
+    from qcompat.tensordiff import diff
+
+    command = [
+        *_auto_round(),
+        "--model",
+        str(base_path.resolve()),
+        *recipes()["reproduce"]["args"],
+        "--output_dir",
+        str(tmp_path / "out"),
+    ]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=1200, check=False,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    assert result.returncode == 0, f"auto-round failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    (produced,) = [p for p in (tmp_path / "out").iterdir() if p.is_dir()]
+    fresh = read_checkpoint(produced)
+    dtype = json.loads((produced / "config.json").read_text()).get("dtype")
+    scale_dtypes = sorted({r.dtype for n, r in fresh.tensors.items() if n.endswith(".scales")})
+    notes.append(f"today's auto-round writes scales as {'/'.join(scale_dtypes)} and config dtype {dtype}, "
+                 "unlike the published I32/BF16 layout")  # fmt: skip
+    differing = diff(read_checkpoint(checkpoint_path), fresh)
+    assert differing == [], "re-quantizing the base does not give this checkpoint:\n" + "\n".join(
+        d.line() for d in differing
+    )

@@ -1,0 +1,68 @@
+"""vLLM serves the checkpoint: GPTQ kernels for the MLP only, memorized output, parity with HF, the card's quick test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qcompat.card import recipes
+from tests.goldens import check_against_golden
+from tests.vllm.conftest import MAX_TOKENS, TOP_K
+
+pytestmark = pytest.mark.vllm
+
+QUICK_TEST_MAX_TOKENS = 16
+
+
+@pytest.fixture(scope="session")
+def vllm_greedy(vllm_api, served_model_name, checkpoint_path: Path, prompts):
+    from qcompat.checkpoint import generation_eos_ids
+    from qcompat.engines import vllm
+
+    tokenized = vllm.tokenize(vllm_api, served_model_name, prompts)
+    return vllm.greedy(
+        vllm_api,
+        served_model_name,
+        list(zip(prompts, tokenized)),
+        MAX_TOKENS,
+        TOP_K,
+        generation_eos_ids(checkpoint_path),
+    )
+
+
+def test_server_loads_gptq_kernels_for_the_mlp_only(vllm_server, notes):
+    from qcompat.engines import vllm
+
+    log = vllm_server.log_text()
+    kernels = vllm.gptq_kernels(log)
+    assert kernels, "no GPTQ linear kernel line in the startup log: the checkpoint was not loaded as GPTQ"
+    notes.append("vLLM GPTQ kernels: " + ", ".join(f"{k} for {m}" for m, k in kernels.items()))
+    named = vllm.quantized_modules_named(log)
+    assert all(module.startswith("mlp.") for module in named), f"packed weights named outside the MLP: {sorted(named)}"
+
+
+@pytest.mark.usefixtures("tiny_only")
+def test_greedy_reproduces_the_memorized_sentences(vllm_greedy, memorized):
+    produced = [g.prompt + g.text for g in vllm_greedy]
+    assert produced == [sentence for _, sentence in memorized]
+
+
+def test_greedy_matches_the_hf_int4_golden(pytestconfig, vllm_greedy, checkpoint_identity, vllm_stack, notes):
+    check_against_golden(pytestconfig, vllm_greedy, engine="vllm-int4", golden_engine="hf-int4", identity=checkpoint_identity,
+                         stack=vllm_stack, max_new_tokens=MAX_TOKENS, top_k=TOP_K, notes=notes)  # fmt: skip
+
+
+def test_card_quick_test_returns_a_well_formed_chat_completion(vllm_api, served_model_name):
+    from qcompat.engines import vllm
+
+    quick = recipes()["quick_test"]
+    response = vllm.chat(vllm_api, served_model_name, quick["messages"], QUICK_TEST_MAX_TOKENS,
+                         quick["temperature"], quick["top_p"], quick["top_k"])  # fmt: skip
+    choice = response.choices[0]
+    assert response.model == served_model_name
+    assert choice.message.role == "assistant" and isinstance(choice.message.content, str)
+    assert choice.finish_reason in ("stop", "length")
+    usage = response.usage
+    assert usage.prompt_tokens > 0 and 0 < usage.completion_tokens <= QUICK_TEST_MAX_TOKENS
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
