@@ -1,4 +1,4 @@
-"""Collect each test's outcome into results/<session>.json (and show the session's notes)."""
+"""Collect each check's outcome into results/<session>.json (format: docs/results.md) and show the notes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from qcompat.results import FORMAT
 
 
 class ResultsRecorder:
@@ -21,13 +23,14 @@ class ResultsRecorder:
         outcome = yield
         report = outcome.get_result()
         entry = self.checks.setdefault(item.nodeid, {"check": item.nodeid, "outcome": "passed", "seconds": 0.0})
-        entry["seconds"] += report.duration
+        entry["seconds"] = round(entry["seconds"] + report.duration, 3)
+        verdict = dict(report.user_properties).get("verdict")
         if report.skipped:
-            entry["outcome"] = "skipped"
-            entry["reason"] = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            entry.update(outcome="skipped", reason=_skip_reason(report))
         elif report.failed:
-            entry["outcome"] = "failed" if report.when == "call" else "error"
-            entry["message"] = _message(report)
+            entry.update(_failure(verdict, report))
+        elif verdict and verdict.startswith("known-failure(") and entry["outcome"] == "passed":
+            entry.update(outcome="known-failure", issue=verdict[len("known-failure(") : -1])
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.notes:
@@ -40,18 +43,56 @@ class ResultsRecorder:
             terminalreporter.write_line(f"results: {path}")
 
     def write(self, path: Path) -> None:
+        from qcompat.stack import probe
+
         path.parent.mkdir(parents=True, exist_ok=True)
         data = {
+            "format": FORMAT,
             "session": self.config.getoption("--session-name"),
-            "checkpoint": str(self.config.getoption("--checkpoint") or "tiny-int4"),
+            "checkpoint": _checkpoint(self.config),
+            "probe": probe().to_dict(),
             "started": self.started,
-            "seconds": time.time() - self.started,
+            "seconds": round(time.time() - self.started, 1),
             "checks": list(self.checks.values()),
             "notes": list(dict.fromkeys(self.notes)),
         }
         path.write_text(json.dumps(data, indent=2) + "\n")
 
 
+def _checkpoint(config: pytest.Config) -> dict:
+    from qcompat.checkpoint import identity, read_checkpoint
+    from qcompat.errors import QcompatError
+    from qcompat.fixtures import tiny_int4
+
+    path = config.getoption("--checkpoint") or str(tiny_int4())
+    try:
+        return {"path": path, "identity": identity(read_checkpoint(path))}
+    except QcompatError as exc:
+        return {"path": path, "identity": None, "error": str(exc)}
+
+
+def _skip_reason(report) -> str:
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def _failure(verdict: str | None, report) -> dict:
+    if verdict and verdict.startswith("unexpected-pass("):
+        return {
+            "outcome": "unexpected-pass",
+            "issue": verdict[len("unexpected-pass(") : -1],
+            "message": _message(report),
+        }
+    if verdict and verdict.startswith("new-failure("):
+        return {"outcome": "new-failure", "signature": verdict[len("new-failure(") : -1], "message": _message(report)}
+    message = _message(report)
+    return {
+        "outcome": "new-failure",
+        "signature": message.splitlines()[0][:300] if message else report.when,
+        "message": message,
+    }
+
+
 def _message(report) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
-    return crash.message if crash else str(report.longrepr)[-2000:]
+    return (crash.message if crash else str(report.longrepr))[-3000:]

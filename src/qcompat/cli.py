@@ -1,10 +1,11 @@
-"""`qcompat inspect`: exit 0 conforms (warnings allowed), 1 a rule is broken, 2 unusable input."""
+"""qcompat inspect | report | gate: exit 0 ok, 1 checks failed, 2 unusable input or environment."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from qcompat.errors import QcompatError
 from qcompat.fixtures import tiny_int4
@@ -26,6 +27,17 @@ def _parser() -> argparse.ArgumentParser:
         "--numerics", action="store_true", help="also stream the packed weights and check their values"
     )
     inspect.add_argument("--json", action="store_true", help="print the result as JSON")
+    report = commands.add_parser("report", help="the compatibility matrix of a results directory")
+    report.add_argument("results", nargs="?", default="results", help="directory of <session>.json files")
+    report.add_argument("--markdown", action="store_true", help="print Markdown ready to paste into the model card")
+    report.add_argument("--json", action="store_true", help="print the matrix as JSON")
+    gate = commands.add_parser("gate", help="exit 1 on any new failure, unexpected pass or missing required session")
+    gate.add_argument("results", nargs="?", default="results")
+    gate.add_argument("--require", default="", help="comma-separated sessions that must have run")
+    not_run = commands.add_parser("record-not-run", help="write a session's results saying why it could not run here")
+    not_run.add_argument("--session", required=True)
+    not_run.add_argument("--reason", required=True)
+    not_run.add_argument("--results", required=True, help="the results file to write")
     return parser
 
 
@@ -50,10 +62,50 @@ def _inspect(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
+def _report(args: argparse.Namespace) -> int:
+    from qcompat import report, results
+
+    table = report.matrix(results.load_all(Path(args.results)))
+    if args.json:
+        print(json.dumps(table, indent=2))
+    elif args.markdown:
+        print(report.markdown(table))
+    else:
+        from rich.console import Console
+
+        report.render(table, Console())
+    return EXIT_OK
+
+
+def _gate(args: argparse.Namespace) -> int:
+    from qcompat import report, results
+
+    required = [name for name in args.require.split(",") if name]
+    reasons = report.gate(results.load_all(Path(args.results)), required)
+    for reason in reasons:
+        print(f"gate: {reason}")
+    print("gate: FAILED" if reasons else f"gate: passed ({', '.join(required) or 'no required sessions'})")
+    return EXIT_FAILED if reasons else EXIT_OK
+
+
+def _record_not_run(args: argparse.Namespace) -> int:
+    from qcompat import results
+    from qcompat.stack import probe
+
+    path = Path(args.results)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results.not_run(args.session, args.reason, probe().to_dict()), indent=2) + "\n")
+    print(f"{args.session}: not run: {args.reason} ({path})")
+    return EXIT_OK
+
+
+COMMANDS = {"inspect": _inspect, "report": _report, "gate": _gate, "record-not-run": _record_not_run}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _inspect(args)
+        return COMMANDS[args.command](args)
     except QcompatError as exc:
         print(f"qcompat: error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE

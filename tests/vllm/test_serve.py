@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from qcompat.card import recipes
 from tests.goldens import check_against_golden
-from tests.vllm.conftest import MAX_TOKENS, TOP_K
+from tests.serving import MAX_TOKENS, TOP_K
 
 pytestmark = pytest.mark.vllm
 
 QUICK_TEST_MAX_TOKENS = 16
 
 
-@pytest.fixture(scope="session")
-def vllm_greedy(vllm_api, served_model_name, checkpoint_path: Path, prompts):
-    from qcompat.checkpoint import generation_eos_ids
-    from qcompat.engines import vllm
-
-    tokenized = vllm.tokenize(vllm_api, served_model_name, prompts)
-    return vllm.greedy(
-        vllm_api,
-        served_model_name,
-        list(zip(prompts, tokenized)),
-        MAX_TOKENS,
-        TOP_K,
-        generation_eos_ids(checkpoint_path),
-    )
+def test_checkpoint_serves_as_the_registry_expects(serving, record_verdict):
+    record_verdict(serving)
 
 
 def test_server_loads_gptq_kernels_for_the_mlp_only(vllm_server, notes):

@@ -1,0 +1,70 @@
+"""The compatibility matrix (check x session) as a terminal table, Markdown and JSON; and the release gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qcompat.results import FAILING, SessionResults, cell, check_name
+
+
+def matrix(sessions: list[SessionResults]) -> dict[str, Any]:
+    columns = [s.session for s in sessions]
+    rows: dict[str, dict[str, str]] = {}
+    for results in sessions:
+        for check in results.checks:
+            rows.setdefault(check_name(check["check"]), {})[results.session] = cell(check)
+    stacks = {s.session: _stack(s) for s in sessions}
+    return {"sessions": columns, "stacks": stacks, "checks": rows}
+
+
+def _stack(results: SessionResults) -> str:
+    probe = results.data.get("probe") or {}
+    packages = probe.get("packages", {})
+    names = probe.get("distributions", {})
+    parts = [f"{names.get(p, p)} {packages[p]}" for p in ("vllm", "transformers", "gptqmodel") if p in packages]
+    gpus = probe.get("gpus") or []
+    hardware = f"{gpus[0]['name']} (sm{gpus[0]['compute_capability'].replace('.', '')})" if gpus else "CPU"
+    return ", ".join(parts + [hardware])
+
+
+def markdown(table: dict[str, Any]) -> str:
+    sessions = table["sessions"]
+    lines = ["| check | " + " | ".join(sessions) + " |", "|---|" + "---|" * len(sessions)]
+    lines.append("| *stack* | " + " | ".join(table["stacks"][s] for s in sessions) + " |")
+    for name, cells in table["checks"].items():
+        lines.append(f"| {name} | " + " | ".join(cells.get(s, "·").replace("|", "\\|") for s in sessions) + " |")
+    return "\n".join(lines)
+
+
+def render(table: dict[str, Any], console) -> None:
+    from rich.table import Table
+
+    grid = Table(title="Compatibility matrix (· = not part of that session)", title_justify="left", show_lines=True)
+    grid.add_column("check", overflow="fold")
+    for session in table["sessions"]:
+        grid.add_column(f"{session}\n[dim]{table['stacks'][session]}[/]", overflow="fold")
+    styles = {"pass": "green", "known": "yellow", "NEW": "bold red", "UNEXPECTED": "bold red", "not run": "dim"}
+    for name, cells in table["checks"].items():
+        row = []
+        for session in table["sessions"]:
+            text = cells.get(session, "·")
+            style = next((s for prefix, s in styles.items() if text.startswith(prefix)), "")
+            row.append(f"[{style}]{text}[/]" if style else text)
+        grid.add_row(name, *row)
+    console.print(grid)
+
+
+def gate(sessions: list[SessionResults], required: list[str]) -> list[str]:
+    """Why the release gate fails; empty when it passes."""
+    reasons = []
+    by_name = {s.session: s for s in sessions}
+    for name in required:
+        if name not in by_name:
+            reasons.append(f"required session {name} has no results")
+        elif by_name[name].not_run_reason:
+            reasons.append(f"required session {name} did not run: {by_name[name].not_run_reason}")
+    for results in sessions:
+        for check in results.checks:
+            if check["outcome"] in FAILING:
+                reasons.append(f"{results.session}: {check_name(check['check'])}: {cell(check)}")
+    return reasons

