@@ -38,7 +38,9 @@ def marker() -> str:
 
 def spec(mode: str, marker: str, tmp_path: Path, timeout: float = 20, port: int | None = None) -> ServerSpec:
     command = [sys.executable, str(FAULT_SERVER), mode, "--marker", marker]
-    return ServerSpec(command, tmp_path / "server.log", startup_timeout=timeout, port=port)
+    return ServerSpec(
+        command, tmp_path / "server.log", startup_timeout=timeout, port=port, fatal_log=("EngineCore failed to start",)
+    )
 
 
 def test_server_dying_during_startup_is_reported_at_once_with_its_log(marker, tmp_path):
@@ -88,3 +90,11 @@ def test_whole_process_group_is_torn_down_even_when_the_test_fails(marker, tmp_p
         assert len(processes_with(marker)) == 2, "server and its grandchild are running"
         assert server.startup_seconds is not None
         raise AssertionError("a failing test inside the server's context")
+
+
+def test_server_whose_log_says_it_died_is_reported_without_waiting_for_the_deadline(marker, tmp_path):
+    start = time.monotonic()
+    with pytest.raises(ServerError) as raised, Server(spec("fatal_lingers", marker, tmp_path, timeout=120)):
+        pass
+    assert time.monotonic() - start < 15
+    assert "the server log says it failed (EngineCore failed to start)" in str(raised.value)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,19 +33,25 @@ class Serving:
     checkpoint: Path
     verdict: Verdict
     log_path: Path
+    phase: str | None = None  # where it failed: "startup" or "first_request"
     log: str = ""
     greedy: list[Greedy] = field(default_factory=list)
     startup_seconds: float | None = None
     server: Server | None = None  # still running only when the caller keeps it
 
 
-def serve(checkpoint: Path, prompts: list[str], stack: Stack, log_path: Path, keep: bool = False) -> Serving:
-    """Start the server, run the prompts (the first requests), judge; keep=True leaves a healthy server up."""
+def serve(checkpoint: Path, prompts: list[str], stack: Stack, log_path: Path, keep: bool = False,
+          env_override: dict[str, str | None] | None = None, among: str = "vllm.serve") -> Serving:  # fmt: skip
+    """Start the card's server (its CPU variant without a GPU), run the prompts as the first requests, judge
+    the outcome against the registry entries of check `among`; keep=True leaves a healthy server up."""
     recipe = recipes()["serve_on_cpu"] if stack.device == "cpu" else recipes()["serve"]
-    env = {**recipe["env"], "VLLM_CACHE_ROOT": str(log_path.parent / "vllm-cache")}
+    # A fresh compile cache per server: vLLM 0.32's reload of a shared one fails and recompiles anyway.
+    cache = Path(tempfile.mkdtemp(prefix="qcompat-vllm-cache-"))
+    atexit.register(shutil.rmtree, cache, ignore_errors=True)
+    env = {**recipe["env"], "VLLM_CACHE_ROOT": str(cache), **(env_override or {})}
     args = [a for a in recipe["args"] if a not in ("--host", "0.0.0.0", "--port", "8000")]
     quant = quantconfig.effective(read_checkpoint(checkpoint).quant_sources)
-    expected = default_registry().applicable(CHECKS["vllm.serve"], stack, quant.values if quant else {}, env)
+    expected = default_registry().applicable(CHECKS[among], stack, quant.values if quant else {}, env)
     if expected:
         progress(f"{checkpoint.name}: the registry expects {', '.join(i.id for i in expected)}")
     server = Server(vllm.server_spec(checkpoint, args, env, log_path), progress=progress)
@@ -51,22 +60,22 @@ def serve(checkpoint: Path, prompts: list[str], stack: Stack, log_path: Path, ke
         server.__enter__()
     except ServerError as exc:
         log = server.log_text()
-        return Serving(
-            checkpoint, judge(expected, False, "startup", f"{exc.message}\n{log}", stack.label()), log_path, log
-        )
+        verdict = judge(expected, False, "startup", f"{exc.message}\n{log}", stack.label())
+        return Serving(checkpoint, verdict, log_path, phase="startup", log=log)
     name = recipes()["serve"]["served_model_name"]
     api = vllm.client(server.url)
     try:
-        results = vllm.greedy(api, name, list(zip(prompts, vllm.tokenize(api, name, prompts))), MAX_TOKENS, TOP_K,
-                              generation_eos_ids(checkpoint))  # fmt: skip
+        pairs = list(zip(prompts, vllm.tokenize(api, name, prompts)))
+        results = vllm.greedy(api, name, pairs, MAX_TOKENS, TOP_K, generation_eos_ids(checkpoint))
     except Exception as exc:  # noqa: BLE001  (a dying engine answers with HTTP 500 or a dropped connection)
         server.stop()
         log = server.log_text()
         verdict = judge(expected, False, "first_request", f"{type(exc).__name__}: {exc}\n{log}", stack.label())
-        return Serving(checkpoint, verdict, log_path, log, startup_seconds=server.startup_seconds)
-    serving = Serving(
-        checkpoint, judge(expected, True, stack_label=stack.label()), log_path, "", results, server.startup_seconds
-    )
+        return Serving(
+            checkpoint, verdict, log_path, phase="first_request", log=log, startup_seconds=server.startup_seconds
+        )
+    verdict = judge(expected, True, stack_label=stack.label())
+    serving = Serving(checkpoint, verdict, log_path, greedy=results, startup_seconds=server.startup_seconds)
     if keep:
         serving.server = server
     else:

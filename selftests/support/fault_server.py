@@ -2,7 +2,8 @@
 
     python fault_server.py MODE --port PORT [--marker TOKEN]
 
-MODE: healthy | dies | never_healthy | hangs | forks (healthy, and leaves a grandchild running).
+MODE: healthy | dies | never_healthy | hangs | forks (healthy, and leaves a grandchild running) |
+      fatal_lingers (logs a fatal error, then lingers unhealthy, as vLLM's API server does when its engine dies).
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def main() -> None:
         time.sleep(0.5)
         print("RuntimeError: planted startup failure", flush=True)
         sys.exit(3)
+    if args.mode == "fatal_lingers":
+        print("ERROR EngineCore failed to start.", flush=True)
+        time.sleep(600)
     if args.mode == "forks":
         subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", args.marker])
 

@@ -23,9 +23,9 @@ TARGETS = {
 
 
 @pytest.fixture(scope="module")
-def canaries(prompts, stack, log_dir) -> dict[str, Serving]:
+def canaries(prompts, vllm_installed, log_dir) -> dict[str, Serving]:
     """Each target served in turn (one server at a time), its first requests sent, and judged."""
-    return {name: serve(path, prompts, stack, log_dir / f"vllm-{name}.log") for name, path in TARGETS.items()}
+    return {name: serve(path, prompts, vllm_installed, log_dir / f"vllm-{name}.log") for name, path in TARGETS.items()}
 
 
 @pytest.mark.parametrize("target", TARGETS)

