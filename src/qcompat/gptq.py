@@ -45,12 +45,6 @@ def zero_points(qzeros: np.ndarray, v1: bool = True) -> np.ndarray:
     return (stored + 1) & MASK if v1 else stored
 
 
-def dequantize_rows(qweight_rows: np.ndarray, zeros: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """Rows of one group: int32 [g/8, out], zeros [out], scales [out] -> float32 [g, out]."""
-    values = unpack_rows(qweight_rows).astype(np.float32)
-    return (values - zeros.astype(np.float32)) * scales.astype(np.float32)
-
-
 def dequantize(qweight: np.ndarray, qzeros: np.ndarray, scales: np.ndarray, g_idx: np.ndarray) -> np.ndarray:
     """Whole linear: -> float32 [in, out] (the transpose of torch's weight)."""
     zeros = zero_points(qzeros)
@@ -58,20 +52,25 @@ def dequantize(qweight: np.ndarray, qzeros: np.ndarray, scales: np.ndarray, g_id
     return (values - zeros[g_idx].astype(np.float32)) * scales[g_idx].astype(np.float32)
 
 
-def quantize_rtn_symmetric(
+def quantize_rtn_full_range(
     weight: np.ndarray, group_size: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Round-to-nearest symmetric int4 of weight [out, in] -> (qweight, qzeros, scales, g_idx), v1 zeros.
+    """auto-round's symmetric RTN (`--iters 0 --disable_opt_rtn`) of weight [out, in] -> (qweight, qzeros, scales, g_idx).
 
-    A reference for tests of the format, not a reimplementation of auto-round's rounding.
+    "Full range": each (group, column) scale carries the sign of its largest-magnitude weight, which lands on
+    -8; |scale| is clamped to at least 1e-5; scales are F16; zero points are 8, stored as 7 (GPTQ v1).
+    Reproduces auto-round 0.16.1's tensors bit for bit on the tiny checkpoint (a selftest holds it to that).
     """
     out_features, in_features = weight.shape
     grouped = weight.astype(np.float32).T.reshape(in_features // group_size, group_size, out_features)
-    scales = np.abs(grouped).max(axis=1) / (2 ** (BITS - 1) - 1)
-    scales[scales == 0] = 1.0
+    low, high = -np.minimum(grouped.min(axis=1), 0), np.maximum(grouped.max(axis=1), 0)
+    extreme = np.where(high < low, 1.0, -1.0) * np.maximum(high, low)
     zero = 2 ** (BITS - 1)
-    values = np.clip(np.round(grouped / scales[:, None, :]) + zero, 0, MASK).astype(np.uint8)
-    qweight = pack_rows(values.reshape(in_features, out_features))
+    scales = (extreme / zero).astype(np.float16)
+    floor = np.float16(1e-5)
+    scales = np.where(scales < 0, np.minimum(scales, -floor), np.maximum(scales, floor)).astype(np.float16)
+    values = np.clip(np.round(grouped / scales.astype(np.float32)[:, None, :]), -zero, zero - 1) + zero
+    qweight = pack_rows(values.astype(np.uint8).reshape(in_features, out_features))
     qzeros = pack_cols(np.full((in_features // group_size, out_features), zero - 1, dtype=np.uint8))
     g_idx = (np.arange(in_features) // group_size).astype(np.int32)
-    return qweight, qzeros, scales.astype(np.float16), g_idx
+    return qweight, qzeros, scales, g_idx
