@@ -11,7 +11,7 @@ from qcompat.errors import QcompatError
 from qcompat.findings import Severity
 from qcompat.fixtures import fixtures_dir, tiny_bf16, tiny_int4
 from tests.results import ResultsRecorder
-from tests.serving import Serving, progress, serve
+from tests.serving import PYTEST_CONFIG, Serving, progress, serve
 
 MEMORIZED = fixtures_dir() / "tiny" / "sentences.txt"
 PROMPT_WORDS = 4
@@ -36,6 +36,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ResultsRecorder(config), "qcompat-results")
+    PYTEST_CONFIG[:] = [config]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from qcompat.stack import probe
+
+    stack = probe()
+    return [f"qcompat stack: {stack.label()}", f"qcompat checkpoint: {config.getoption('--checkpoint') or tiny_int4()}"]
 
 
 @pytest.fixture(scope="session")
@@ -111,9 +119,7 @@ def tiny_only(is_tiny: bool) -> None:
 def stack():
     from qcompat.stack import probe
 
-    found = probe()
-    progress(f"stack: {found.label()}")
-    return found
+    return probe()
 
 
 @pytest.fixture(scope="session")

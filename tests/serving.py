@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -23,9 +24,15 @@ MAX_TOKENS = 24
 TOP_K = 5
 
 
+PYTEST_CONFIG: list = []  # set by tests/conftest.py, so progress can pass pytest's output capture
+
+
 def progress(message: str) -> None:
-    sys.__stderr__.write(f"[vllm] {message}\n")
-    sys.__stderr__.flush()
+    """Shown live on long steps (server start can take minutes on CPU), even under pytest's capture."""
+    capture = PYTEST_CONFIG[0].pluginmanager.getplugin("capturemanager") if PYTEST_CONFIG else None
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        sys.stderr.write(f"[vllm] {message}\n")
+        sys.stderr.flush()
 
 
 @dataclass
@@ -40,6 +47,18 @@ class Serving:
     server: Server | None = None  # still running only when the caller keeps it
 
 
+def _without(args: list[str], *flags: str) -> list[str]:
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in flags:
+            skip = True
+        else:
+            kept.append(arg)
+    return kept
+
+
 def serve(checkpoint: Path, prompts: list[str], stack: Stack, log_path: Path, keep: bool = False,
           env_override: dict[str, str | None] | None = None, among: str = "vllm.serve") -> Serving:  # fmt: skip
     """Start the card's server (its CPU variant without a GPU), run the prompts as the first requests, judge
@@ -49,7 +68,7 @@ def serve(checkpoint: Path, prompts: list[str], stack: Stack, log_path: Path, ke
     cache = Path(tempfile.mkdtemp(prefix="qcompat-vllm-cache-"))
     atexit.register(shutil.rmtree, cache, ignore_errors=True)
     env = {**recipe["env"], "VLLM_CACHE_ROOT": str(cache), **(env_override or {})}
-    args = [a for a in recipe["args"] if a not in ("--host", "0.0.0.0", "--port", "8000")]
+    args = _without(recipe["args"], "--host", "--port")  # the harness binds loopback on a free port
     quant = quantconfig.effective(read_checkpoint(checkpoint).quant_sources)
     expected = default_registry().applicable(CHECKS[among], stack, quant.values if quant else {}, env)
     if expected:

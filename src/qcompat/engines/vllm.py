@@ -24,7 +24,7 @@ QUANTIZED_WEIGHT = re.compile(r"layers\.\d+\.([\w.]+)\.(qweight|qzeros|scales|g_
 def server_spec(
     model: Path, args: list[str], env: dict[str, str | None], log_path: Path, startup_timeout: float = 900
 ) -> ServerSpec:
-    command = [sys.executable, "-m", ENTRYPOINT, "--model", str(model), *args]
+    command = [sys.executable, "-m", ENTRYPOINT, "--model", str(model), *args, "--host", "127.0.0.1"]
     return ServerSpec(command, log_path, env=env, startup_timeout=startup_timeout, fatal_log=FATAL_STARTUP)
 
 
