@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -503,8 +504,6 @@ def _file_provides(ctx: Context, candidate: str) -> bool:
         return False
     if not key:
         return True
-    import json
-
     try:
         return key in json.loads((ctx.checkpoint.root / filename).read_text(encoding="utf-8"))
     except (OSError, ValueError):
