@@ -31,19 +31,22 @@ for path in sys.argv[1:]:
         json.loads(f.read(n))
 """
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the (large) benchmark parent.
 PEAK_RSS = """
-import resource, sys, time
+import re, sys, time
+def hwm():
+    return int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
 from qcompat.checkpoint import read_checkpoint
-from qcompat.numerics import check_numerics, quantized_modules
+from qcompat.numerics import check_numerics
 ckpt = read_checkpoint(sys.argv[1])
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-packed = sum(ckpt.tensors[m + "." + p].nbytes for m in quantized_modules(ckpt) for p in ("qweight", "qzeros", "scales", "g_idx"))
+before = hwm()
+packed = sum(ckpt.tensors[m + "." + p].nbytes for m in ckpt.gptq_modules() for p in ("qweight", "qzeros", "scales", "g_idx"))
 start = time.perf_counter()
 findings = check_numerics(ckpt, 128)
 seconds = time.perf_counter() - start
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-largest = max(ckpt.tensors[m + ".qweight"].nbytes for m in quantized_modules(ckpt))
-print(len(findings), packed, seconds, before * 1024, after * 1024, largest)
+after = hwm()
+largest = max(ckpt.tensors[m + ".qweight"].nbytes for m in ckpt.gptq_modules())
+print(len(findings), packed, seconds, before, after, largest)
 """
 
 
@@ -55,7 +58,7 @@ def timed(command: list[str]) -> float:
 
 def header_only(root: Path, rounds: int) -> None:
     shards = sorted(str(p) for p in root.glob("model-*.safetensors"))
-    inspect = [sys.executable, "-m", "qcompat.cli", "inspect", str(root)]
+    inspect = [str(Path(sys.executable).with_name("qcompat")), "inspect", str(root)]  # the console script users run
     bare = [sys.executable, "-c", BARE_READ, *shards]
     result = subprocess.run([*inspect, "--json"], check=False, capture_output=True, text=True)
     summary = json.loads(result.stdout)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import struct
@@ -195,6 +194,8 @@ def _quant_sources(root: Path, config: dict[str, Any]) -> dict[str, dict[str, An
 
 def identity(checkpoint: Checkpoint) -> str:
     """sha256 of config.json, the index and every shard's header: what a golden was recorded from."""
+    import hashlib  # only here: importing OpenSSL costs a header-only inspection measurable time
+
     digest = hashlib.sha256((checkpoint.root / "config.json").read_bytes())
     if checkpoint.weight_map is not None:
         digest.update((checkpoint.root / INDEX_FILE).read_bytes())

@@ -9,7 +9,7 @@ import numpy as np
 from qcompat import gptq
 from qcompat.checkpoint import Checkpoint
 from qcompat.findings import Finding, error
-from qcompat.tensordata import as_float32, mapped
+from qcompat.tensordata import as_float32, mapped, read_rows
 
 RULES = {
     "numerics.scales": "every scale is finite and nonzero (auto-round's symmetric scales are signed)",
@@ -66,11 +66,11 @@ def check_module(checkpoint: Checkpoint, module: str, group_size: int) -> Iterat
 
 def _zero_groups(checkpoint: Checkpoint, record, zeros: np.ndarray, group_size: int) -> Iterator[Finding]:
     """(group, column) pairs whose every value sits at the zero point, so they dequantize to zeros whatever the scale."""
-    qweight = mapped(checkpoint, record)
     rows_per_group = group_size // gptq.PACK
     count, first = 0, None
-    for group in range(qweight.shape[0] // rows_per_group):
-        values = gptq.unpack_rows(np.asarray(qweight[group * rows_per_group : (group + 1) * rows_per_group]))
+    for group in range(record.shape[0] // rows_per_group):
+        rows = read_rows(checkpoint, record, group * rows_per_group, (group + 1) * rows_per_group)
+        values = gptq.unpack_rows(rows)
         columns = np.flatnonzero(np.all(values == zeros[group], axis=0))
         count += len(columns)
         if first is None and len(columns):

@@ -39,3 +39,14 @@ def as_float32(array: np.ndarray, dtype: str) -> np.ndarray:
     if dtype == "BF16":
         return (np.asarray(array, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
     return np.asarray(array, dtype=np.float32)
+
+
+def read_rows(checkpoint: Checkpoint, record: TensorRecord, start: int, stop: int) -> np.ndarray:
+    """Rows [start, stop) of a 2-D tensor, read from the file: only those bytes enter memory."""
+    columns = record.shape[1]
+    dtype = np.dtype(_NUMPY[record.dtype])
+    offset = record.begin + start * columns * dtype.itemsize
+    with (checkpoint.root / record.file).open("rb") as handle:
+        handle.seek(offset)
+        data = handle.read((stop - start) * columns * dtype.itemsize)
+    return np.frombuffer(data, dtype=dtype).reshape(stop - start, columns)
