@@ -14,6 +14,6 @@ def cuda(stack):
 def sm120(cuda):
     if not (cuda.compute_capability or "").startswith("12."):
         pytest.skip(
-            f"not run: needs Blackwell sm120 as the card was verified on; found {cuda.gpus[0].name} (sm{cuda.compute_capability})"
+            f"not run: needs Blackwell sm120 as the card was verified on; found {cuda.label()}"
         )
     return cuda
