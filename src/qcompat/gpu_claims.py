@@ -5,10 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
-
-from qcompat.registry import KnownIssue, Registry
+from qcompat.registry import KnownIssue, Registry, hardware_matches, versions_match
 from qcompat.stack import Stack
 
 SAMPLER_ENV = "VLLM_USE_FLASHINFER_SAMPLER"
@@ -40,24 +37,6 @@ def sampler_env(setting: str) -> dict[str, str]:
     return {} if value is None else {SAMPLER_ENV: value}
 
 
-def _behaviour_applies(behaviour: dict, stack: Stack) -> bool:
-    for package, spec in behaviour.get("affected", {}).items():
-        try:
-            if package not in stack.packages or not SpecifierSet(spec).contains(
-                Version(stack.packages[package]), prereleases=True
-            ):
-                return False
-        except InvalidVersion:
-            return False
-    hardware = behaviour.get("hardware", {})
-    if hardware.get("device", "any") not in ("any", stack.device):
-        return False
-    wanted = hardware.get("compute_capability")
-    return wanted is None or (
-        stack.compute_capability is not None and SpecifierSet(wanted).contains(stack.compute_capability)
-    )
-
-
 def sampler_expectation(
     registry: Registry, stack: Stack, setting: str, among: list[str], quantization: dict
 ) -> SamplerExpectation:
@@ -66,7 +45,11 @@ def sampler_expectation(
     log = None
     if not issues:
         for behaviour in registry.behaviours:
-            if behaviour["id"] == "flashinfer-sampler-fallback" and _behaviour_applies(behaviour, stack):
+            if (
+                behaviour["id"] == "flashinfer-sampler-fallback"
+                and versions_match(behaviour.get("affected", {}), stack)
+                and hardware_matches(behaviour.get("hardware", {}), stack)
+            ):
                 pattern = behaviour["log"].get(setting)
                 log = re.compile(pattern) if pattern else None
     return SamplerExpectation(setting, issues, log)

@@ -27,6 +27,32 @@ OBSERVED_PHASE = {"config": "startup", "load": "startup", "startup": "startup", 
 Kind = Literal["passed", "known-failure", "new-failure", "unexpected-pass"]
 
 
+def versions_match(affected: dict[str, SpecifierSet | str], stack: Stack) -> bool:
+    """Every package's specifier holds for the probed version (pre-releases such as nightlies included)."""
+    for package, specifier in affected.items():
+        try:
+            if package not in stack.packages or not SpecifierSet(str(specifier)).contains(
+                Version(stack.packages[package]), prereleases=True
+            ):
+                return False
+        except InvalidVersion:
+            return False
+    return True
+
+
+def hardware_matches(hardware: dict[str, Any], stack: Stack) -> bool:
+    device = hardware.get("device", "any")
+    if device != "any" and device != stack.device:
+        return False
+    for key, found in (
+        ("compute_capability", stack.compute_capability),
+        ("cuda_toolkit", stack.cuda_toolkit or stack.cuda_runtime),
+    ):
+        if key in hardware and (found is None or not SpecifierSet(hardware[key]).contains(found)):
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class KnownIssue:
     id: str
@@ -52,27 +78,10 @@ class KnownIssue:
         )
 
     def _versions_match(self, stack: Stack) -> bool:
-        for package, specifier in self.affected.items():
-            try:
-                if package not in stack.packages or not specifier.contains(
-                    Version(stack.packages[package]), prereleases=True
-                ):
-                    return False
-            except InvalidVersion:
-                return False
-        return True
+        return versions_match(self.affected, stack)
 
     def _hardware_matches(self, stack: Stack) -> bool:
-        device = self.hardware.get("device", "any")
-        if device != "any" and device != stack.device:
-            return False
-        for key, found in (
-            ("compute_capability", stack.compute_capability),
-            ("cuda_toolkit", stack.cuda_toolkit or stack.cuda_runtime),
-        ):
-            if key in self.hardware and (found is None or not SpecifierSet(self.hardware[key]).contains(found)):
-                return False
-        return True
+        return hardware_matches(self.hardware, stack)
 
     def _checkpoint_matches(self, quantization: dict[str, Any]) -> bool:
         for key, wanted in self.checkpoint.items():
