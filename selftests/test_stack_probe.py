@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from qcompat.stack import Gpu, Stack, parse_nvcc, parse_nvidia_smi, probe
+import pytest
+
+from qcompat.fixtures import fixtures_dir
+from qcompat.stack import Cpu, Gpu, Stack, parse_cpuinfo, parse_nvcc, parse_nvidia_smi, probe
 
 
 def test_nvidia_smi_csv_gives_name_capability_and_driver():
@@ -35,3 +38,34 @@ def test_probe_here_is_json_serialisable_and_says_cpu():
     data = json.loads(json.dumps(stack.to_dict()))
     assert data["device"] == ("cuda" if stack.gpus else "cpu")
     assert "on CPU" in stack.label() or stack.gpus
+
+
+CPUINFO = fixtures_dir() / "cpuinfo"
+
+
+def test_cpuinfo_of_the_avx2_only_epyc_gives_avx2_and_no_avx512():
+    cpu = parse_cpuinfo((CPUINFO / "amd-epyc-avx2.txt").read_text())
+    assert (cpu.vendor, cpu.model, cpu.flags) == ("AuthenticAMD", "AMD EPYC", ("avx2",))
+    assert cpu.label() == "AMD EPYC [avx2]"
+
+
+def test_cpuinfo_of_the_avx512_epyc_gives_its_bf16_and_vnni_flags():
+    cpu = parse_cpuinfo((CPUINFO / "amd-epyc-avx512-bf16.txt").read_text())
+    assert cpu.flags == ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16")
+    assert not cpu.has("amx_bf16")
+
+
+def test_cpuinfo_flags_are_matched_whole_and_only_the_first_processor_counts():
+    text = "vendor_id\t: GenuineIntel\nmodel name\t: Xeon\nflags\t\t: avx2 avx512fx amx_bf16\n\nflags\t\t: avx512f\n"
+    cpu = parse_cpuinfo(text)
+    assert cpu.flags == ("avx2", "amx_bf16") and not cpu.has("avx512f")
+    assert parse_cpuinfo("").label() == "x86_64 [no AVX2]"
+
+
+def test_the_probe_reads_this_machines_cpu_into_the_results():
+    stack = probe()
+    if stack.cpu is None:
+        pytest.skip("not applicable: this machine has no /proc/cpuinfo")
+    data = json.loads(json.dumps(stack.to_dict()))
+    assert Cpu.from_dict(data["cpu"]) == stack.cpu
+    assert stack.cpu.label() in stack.label()

