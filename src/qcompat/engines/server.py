@@ -150,8 +150,25 @@ class Server:
             self.process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             pass
-        # Children may outlive the leader (vLLM's engine core and workers): kill whatever is left.
+        # Children may outlive the leader (vLLM's engine core and workers): kill whatever is left, and wait
+        # until the kernel has taken every one of them, so the next server (or test) starts on a clean machine.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
+        deadline = time.monotonic() + 10
+        while group_members(self.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, read from /proc (empty where there is no /proc)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
