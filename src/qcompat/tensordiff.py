@@ -1,8 +1,13 @@
-"""Tensor-by-tensor comparison of two checkpoints, for the bit-exact reproduce check."""
+"""Tensor-by-tensor comparison of two checkpoints, for the reproduce check.
+
+The packed GPTQ parts must match bit for bit. A kept tensor may come back in a wider float dtype (auto-round
+on a CPU without native BF16 writes F32, FACTS.md): widening BF16 or F16 to F32 is exact, so such a tensor
+matches when its values are equal, and the dtype difference is reported apart, as a fact about the machine.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -11,6 +16,8 @@ from qcompat.checkpoint import Checkpoint
 from qcompat.tensordata import as_float32, mapped
 
 PACKED = (".qweight", ".qzeros")
+BIT_EXACT = (*PACKED, ".scales", ".g_idx")  # the GPTQ parts of a quantized linear
+EXACT_WIDENINGS = {("BF16", "F32"), ("F16", "F32")}
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,18 @@ class TensorDiff:
         return f"{self.name}: {self.detail}"
 
 
+@dataclass
+class Comparison:
+    differences: list[TensorDiff] = field(default_factory=list)
+    widened: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (expected dtype, found dtype)
+
+    def widened_summary(self) -> str:
+        """'73 kept tensors BF16 -> F32 (values identical)', or '' when every dtype matched."""
+        pairs = sorted(set(self.widened.values()))
+        kinds = ", ".join(f"{a} -> {b}" for a, b in pairs)
+        return f"{len(self.widened)} kept tensors {kinds} (values identical)" if self.widened else ""
+
+
 def _values(checkpoint: Checkpoint, name: str) -> np.ndarray:
     record = checkpoint.tensors[name]
     array = np.asarray(mapped(checkpoint, record))
@@ -31,26 +50,39 @@ def _values(checkpoint: Checkpoint, name: str) -> np.ndarray:
     return as_float32(array, record.dtype)
 
 
-def diff(expected: Checkpoint, found: Checkpoint) -> list[TensorDiff]:
-    """Every tensor that is not byte-identical, with its largest difference (int4 values for packed tensors)."""
-    diffs = [
+def _value_difference(va: np.ndarray, vb: np.ndarray) -> str | None:
+    if np.array_equal(va, vb, equal_nan=True):
+        return None
+    delta = np.abs(va - vb)
+    differing = int(np.count_nonzero(delta != 0) + np.count_nonzero(np.isnan(va) != np.isnan(vb)))
+    return f"max abs difference {float(np.nanmax(delta)):.6g} ({differing} of {delta.size} values)"
+
+
+def compare(expected: Checkpoint, found: Checkpoint) -> Comparison:
+    """Every tensor that differs, with its largest difference (int4 values for packed tensors)."""
+    result = Comparison()
+    result.differences += [
         TensorDiff(name, "only in the expected checkpoint")
         for name in sorted(set(expected.tensors) - set(found.tensors))
     ]
-    diffs += [
+    result.differences += [
         TensorDiff(name, "only in the found checkpoint") for name in sorted(set(found.tensors) - set(expected.tensors))
     ]
     for name in sorted(set(expected.tensors) & set(found.tensors)):
         a, b = expected.tensors[name], found.tensors[name]
-        if (a.dtype, a.shape) != (b.dtype, b.shape):
-            diffs.append(TensorDiff(name, f"{a.dtype} {list(a.shape)} vs {b.dtype} {list(b.shape)}"))
+        widening = (a.dtype, b.dtype) in EXACT_WIDENINGS and not name.endswith(BIT_EXACT)
+        if a.shape != b.shape or (a.dtype != b.dtype and not widening):
+            result.differences.append(TensorDiff(name, f"{a.dtype} {list(a.shape)} vs {b.dtype} {list(b.shape)}"))
             continue
-        if np.array_equal(np.asarray(mapped(expected, a)).view(np.uint8), np.asarray(mapped(found, b)).view(np.uint8)):
+        if a.dtype == b.dtype and np.array_equal(
+            np.asarray(mapped(expected, a)).view(np.uint8), np.asarray(mapped(found, b)).view(np.uint8)
+        ):
             continue
-        va, vb = _values(expected, name), _values(found, name)
-        delta = np.abs(va - vb)
-        differing = int(np.count_nonzero(delta != 0) + np.count_nonzero(np.isnan(va) != np.isnan(vb)))
-        diffs.append(
-            TensorDiff(name, f"max abs difference {float(np.nanmax(delta)):.6g} ({differing} of {delta.size} values)")
-        )
-    return diffs
+        detail = _value_difference(_values(expected, name), _values(found, name))
+        if detail is None and a.dtype == b.dtype:
+            detail = "the bits differ where the values are equal (signed zeros or NaN payloads)"
+        if detail:
+            result.differences.append(TensorDiff(name, detail))
+        elif a.dtype != b.dtype:
+            result.widened[name] = (a.dtype, b.dtype)
+    return result
