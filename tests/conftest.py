@@ -11,7 +11,7 @@ from qcompat.errors import QcompatError
 from qcompat.findings import Severity
 from qcompat.fixtures import fixtures_dir, tiny_bf16, tiny_int4
 from tests.results import ResultsRecorder
-from tests.serving import PYTEST_CONFIG, Serving, progress, serve
+from tests.serving import PYTEST_CONFIG, Serving, not_serving, progress, serve
 
 MEMORIZED = fixtures_dir() / "tiny" / "sentences.txt"
 PROMPT_WORDS = 4
@@ -109,6 +109,18 @@ def prompts(memorized) -> list[str]:
     return [prompt for prompt, _ in memorized]
 
 
+@pytest.fixture(scope="session")
+def base_is_tiny(base_path: Path) -> None:
+    """The BF16 base is the tiny family's (the default), so its output must be the memorized sentences."""
+    import json
+
+    def text_config(root: Path) -> dict:
+        return json.loads((root / "config.json").read_text())["text_config"]
+
+    if text_config(base_path) != text_config(tiny_bf16()):
+        pytest.skip("not applicable: memorized sentences exist only for the tiny checkpoint's family")
+
+
 @pytest.fixture
 def tiny_only(is_tiny: bool) -> None:
     if not is_tiny:
@@ -148,7 +160,7 @@ def serving(checkpoint_path: Path, prompts, vllm_installed, log_dir: Path):
 @pytest.fixture(scope="session")
 def vllm_server(serving: Serving):
     if serving.server is None:
-        pytest.skip(f"not run: the server is not serving ({serving.verdict.label})")
+        pytest.skip(not_serving(serving))
     return serving.server
 
 

