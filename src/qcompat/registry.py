@@ -129,7 +129,7 @@ class KnownIssue:
 class Verdict:
     kind: Kind
     issue: str | None = None  # the known issue's id (known-failure, unexpected-pass)
-    signature: str | None = None  # the failure's telling line (known-failure, new-failure)
+    signature: str | None = None  # what matched (known-failure), or the root cause (new-failure)
     message: str = ""
 
     @property
