@@ -98,3 +98,12 @@ def test_server_whose_log_says_it_died_is_reported_without_waiting_for_the_deadl
         pass
     assert time.monotonic() - start < 15
     assert "the server log says it failed (EngineCore failed to start)" in str(raised.value)
+
+
+def test_the_log_starts_with_the_command_and_the_environment_it_ran_with(marker, tmp_path):
+    server_spec = spec("healthy", marker, tmp_path)
+    server_spec.env = {"QCOMPAT_PLANTED": "1", "QCOMPAT_REMOVED": None}
+    with Server(server_spec) as server:
+        first = server.log_text().splitlines()[0]
+    assert first.startswith("$ env -u QCOMPAT_REMOVED QCOMPAT_PLANTED=1 ")
+    assert first.endswith(f"healthy --marker {marker} --port {server.port}")

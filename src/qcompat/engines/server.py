@@ -75,7 +75,9 @@ class Server:
         self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.spec.log_path.open("wb")
         command = [*self.spec.command, self.spec.port_flag, str(self.port)]
-        log.write(("$ " + " ".join(command) + "\n").encode())
+        env = [f"{k}={v}" for k, v in self.spec.env.items() if v is not None]
+        unset = [f"-u {k}" for k, v in self.spec.env.items() if v is None]
+        log.write(("$ " + " ".join(["env", *unset, *env, *command] if env or unset else command) + "\n").encode())
         log.flush()
         self._started = time.monotonic()
         self.process = subprocess.Popen(
