@@ -26,7 +26,9 @@ def test_server_runs_the_cards_exact_command_and_env(cuda, serving):
         if flag not in ("--host", "--port"):
             assert f"{flag} {value}" in command, f"the server was not started with the card's {flag} {value}: {command}"
     for name, value in card["env"].items():  # the harness writes the server's environment into the first line
-        assert f"{name}={value}" in command.split(" -m ")[0], f"the server was not started with {name}={value}: {command}"
+        assert f"{name}={value}" in command.split(" -m ")[0], (
+            f"the server was not started with {name}={value}: {command}"
+        )
 
 
 def test_model_loads_in_about_11_gib(cuda, serving, vllm_server):
