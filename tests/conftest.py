@@ -11,7 +11,7 @@ from qcompat.errors import QcompatError
 from qcompat.findings import Severity
 from qcompat.fixtures import fixtures_dir, tiny_bf16, tiny_int4
 from tests.results import ResultsRecorder
-from tests.serving import PYTEST_CONFIG, Serving, not_serving, progress, serve
+from tests.serving import PYTEST_CONFIG, Serving, known_on, not_serving, progress, serve
 
 MEMORIZED = fixtures_dir() / "tiny" / "sentences.txt"
 PROMPT_WORDS = 4
@@ -193,6 +193,8 @@ def record_verdict(record_property):
     def record(serving: Serving) -> None:
         verdict = serving.verdict
         record_property("verdict", verdict.label)
+        if verdict.kind == "known-failure":
+            record_property("known_on", known_on(verdict.issue))
         if verdict.kind in ("new-failure", "unexpected-pass"):
             tail = "\n".join(serving.log.splitlines()[-30:])
             pytest.fail(f"{verdict.message}\nlog: {serving.log_path}\n{tail}", pytrace=False)

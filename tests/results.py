@@ -24,13 +24,16 @@ class ResultsRecorder:
         report = outcome.get_result()
         entry = self.checks.setdefault(item.nodeid, {"check": item.nodeid, "outcome": "passed", "seconds": 0.0})
         entry["seconds"] = round(entry["seconds"] + report.duration, 3)
-        verdict = dict(report.user_properties).get("verdict")
+        properties = dict(report.user_properties)
+        verdict = properties.get("verdict")
         if report.skipped:
             entry.update(outcome="skipped", reason=_skip_reason(report))
         elif report.failed:
             entry.update(_failure(verdict, report))
         elif verdict and verdict.startswith("known-failure(") and entry["outcome"] == "passed":
             entry.update(outcome="known-failure", issue=verdict[len("known-failure(") : -1])
+            if properties.get("known_on"):
+                entry["known_on"] = properties["known_on"]
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.notes:

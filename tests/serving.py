@@ -52,12 +52,17 @@ class Serving:
     server: Server | None = None  # still running only when the caller keeps it
 
 
+def known_on(issue_id: str) -> str:
+    """Whose known failure it is: "this CPU" where the entry names CPU flags, else "this stack"."""
+    issue = default_registry()[issue_id]
+    return "this CPU" if any(key in issue.hardware for key in CPU_CONDITIONS) else "this stack"
+
+
 def not_serving(serving: Serving) -> str:
     """Why the checks that need this server did not run: a known failure of this CPU or stack, or a new one."""
     verdict = serving.verdict
     if verdict.kind == "known-failure":
-        issue = default_registry()[verdict.issue]
-        where = "this CPU" if any(key in issue.hardware for key in CPU_CONDITIONS) else "this stack"
+        where = known_on(verdict.issue)
         return f"not run: known failure {verdict.issue} on {where}; {serving.checkpoint.name} is not serving"
     return f"not run: the server is not serving ({verdict.label})"
 

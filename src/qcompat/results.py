@@ -80,7 +80,7 @@ def load_all(directory: Path) -> list[SessionResults]:
 def cell(check: dict[str, Any]) -> str:
     outcome = check["outcome"]
     if outcome == "known-failure":
-        return f"known failure ({check['issue']})"
+        return f"known failure ({check['issue']})" + (f" on {check['known_on']}" if check.get("known_on") else "")
     if outcome == "unexpected-pass":
         return f"UNEXPECTED PASS ({check['issue']})"
     if outcome == "new-failure":
