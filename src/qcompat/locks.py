@@ -14,7 +14,6 @@ from pathlib import Path
 
 HEADER = "# qcompat lock"
 INPUT_KEYS = ("requires", "overrides", "project", "as-of")
-DEVICES = ("cpu", "cuda")
 
 
 class LockError(Exception):
