@@ -112,12 +112,10 @@ def prompts(memorized) -> list[str]:
 @pytest.fixture(scope="session")
 def base_is_tiny(base_path: Path) -> None:
     """The BF16 base is the tiny family's (the default), so its output must be the memorized sentences."""
-    import json
+    from qcompat.architecture import text_config_of
+    from qcompat.checkpoint import read_checkpoint
 
-    def text_config(root: Path) -> dict:
-        return json.loads((root / "config.json").read_text())["text_config"]
-
-    if text_config(base_path) != text_config(tiny_bf16()):
+    if text_config_of(read_checkpoint(base_path).config) != text_config_of(read_checkpoint(tiny_bf16()).config):
         pytest.skip("not applicable: memorized sentences exist only for the tiny checkpoint's family")
 
 

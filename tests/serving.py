@@ -17,7 +17,7 @@ from qcompat.checkpoint import generation_eos_ids, read_checkpoint
 from qcompat.engines import vllm
 from qcompat.engines.server import Server, ServerError
 from qcompat.parity import Greedy
-from qcompat.registry import CPU_CONDITIONS, Verdict, checkpoint_facts, default_registry, judge
+from qcompat.registry import Verdict, checkpoint_facts, default_registry, judge
 from qcompat.stack import Stack
 from tests.expectations import CHECKS
 
@@ -54,8 +54,7 @@ class Serving:
 
 def known_on(issue_id: str) -> str:
     """Whose known failure it is: "this CPU" where the entry names CPU flags, else "this stack"."""
-    issue = default_registry()[issue_id]
-    return "this CPU" if any(key in issue.hardware for key in CPU_CONDITIONS) else "this stack"
+    return "this CPU" if default_registry()[issue_id].cpu_specific else "this stack"
 
 
 def not_serving(serving: Serving) -> str:

@@ -93,6 +93,11 @@ class KnownIssue:
     links: dict[str, Any] = field(default_factory=dict)
     evidence: tuple[str, ...] = ()  # logs under fixtures/logs its signature must match (default: <id>.log)
 
+    @property
+    def cpu_specific(self) -> bool:
+        """The entry names CPU conditions: a known failure of this CPU, not of the whole stack."""
+        return any(key in self.hardware for key in CPU_CONDITIONS)
+
     def applies(
         self, stack: Stack, quantization: dict[str, Any] | None = None, env: dict[str, str] | None = None
     ) -> bool:
