@@ -37,7 +37,7 @@ def check_against_golden(config: pytest.Config, results: list[Greedy], *, engine
     path = golden_path(Path(config.getoption("--goldens")), golden_engine, identity)
     if not path.is_file():
         pytest.skip(f"not run: no {golden_engine} golden recorded for checkpoint {identity[:12]} ({path})")
-    golden = Golden.load(path)
+    golden = Golden.load(path, identity=identity)
     summary = compare_all(golden.results, results)
     notes.append(f"{engine} vs golden {golden_engine} ({', '.join(f'{k} {v}' for k, v in golden.stack.items())}): "
                  + summary.text().splitlines()[0])  # fmt: skip

@@ -126,12 +126,19 @@ class Golden:
         path.write_text(json.dumps(data, indent=1) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> Golden:
+    def load(cls, path: Path, identity: str | None = None) -> Golden:
+        """The golden at `path`; with `identity`, only if it was recorded for that checkpoint."""
         try:
             data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise TypeError(f"a JSON {type(data).__name__}, not an object")
             if data.get("format") != GOLDEN_FORMAT:
                 raise QcompatError(f"{path}: golden format {data.get('format')!r}, expected {GOLDEN_FORMAT}")
             results = [Greedy.from_dict(r) for r in data.pop("results")]
-            return cls(**data, results=results)
+            golden = cls(**data, results=results)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise QcompatError(f"{path}: not a readable golden ({exc})") from None
+        recorded = golden.checkpoint.get("identity")
+        if identity is not None and recorded != identity:
+            raise QcompatError(f"{path}: golden recorded for checkpoint {recorded}, not {identity}")
+        return golden
