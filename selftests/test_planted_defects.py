@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -112,24 +113,140 @@ def lm_head_untied(root: Path) -> None:
     edit_tensors(root, lambda e: e.update({"lm_head.weight": e["model.language_model.embed_tokens.weight"]}))
 
 
+def wrong_architecture(root: Path) -> None:
+    edit_config(root, lambda c: c.update(architectures=["Gemma3ForCausalLM"]))
+
+
+def values_not_reusing_keys(root: Path) -> None:
+    edit_config(root, lambda c: c["text_config"].update(attention_k_eq_v=False))
+
+
+def layer_type_moved(root: Path) -> None:
+    edit_config(root, lambda c: c["text_config"]["layer_types"].__setitem__(0, "full_attention"))
+
+
+def layer_types_unstated(root: Path) -> None:
+    edit_config(root, lambda c: c["text_config"].pop("layer_types"))
+
+
+def untied_in_config(root: Path) -> None:
+    edit_config(root, lambda c: c["text_config"].update(tie_word_embeddings=False))
+
+
+def kept_norm_in_f32(root: Path) -> None:
+    def change(entries):
+        norm = entries[f"{LAYERS}.2.input_layernorm.weight"]
+        entries[f"{LAYERS}.2.input_layernorm.weight"] = Entry("F32", norm.shape, bytes(len(norm.data) * 2))
+
+    edit_tensors(root, change)
+
+
+def kept_norm_missing(root: Path) -> None:
+    edit_tensors(root, lambda e: e.pop(f"{LAYERS}.2.input_layernorm.weight"))
+
+
+def kept_norm_twice_as_long(root: Path) -> None:
+    def change(entries):
+        norm = entries[f"{LAYERS}.2.self_attn.q_norm.weight"]
+        entries[f"{LAYERS}.2.self_attn.q_norm.weight"] = Entry("BF16", (norm.shape[0] * 2,), norm.data * 2)
+
+    edit_tensors(root, change)
+
+
+def g_idx_missing(root: Path) -> None:
+    edit_tensors(root, lambda e: e.pop(f"{LAYERS}.3.mlp.gate_proj.g_idx"))
+
+
+def qzeros_in_f32(root: Path) -> None:
+    def change(entries):
+        qzeros = entries[f"{LAYERS}.3.mlp.up_proj.qzeros"]
+        entries[f"{LAYERS}.3.mlp.up_proj.qzeros"] = Entry("F32", qzeros.shape, qzeros.data)
+
+    edit_tensors(root, change)
+
+
+def unknown_tensor(root: Path) -> None:
+    edit_tensors(root, lambda e: e.update({"model.language_model.extra.weight": Entry("BF16", (2,), bytes(4))}))
+
+
+def vision_embedder_in_f32(root: Path) -> None:
+    projection = Entry("F32", (4, 4), bytes(64))
+    edit_tensors(root, lambda e: e.update({"model.embed_vision.embedding_projection.weight": projection}))
+
+
+def bits_8_in_config(root: Path) -> None:
+    edit_quantization(root, lambda q: q.update(bits=8))
+
+
+def no_quantization_config(root: Path) -> None:
+    edit_config(root, lambda c: c.pop("quantization_config"))
+    for name in ("quantization_config.json", "quantize_config.json"):
+        (root / name).unlink(missing_ok=True)
+
+
+def modules_in_block_lacks_down_proj(root: Path) -> None:
+    edit_quantization(root, lambda q: q.update(modules_in_block_to_quantize=[["mlp.gate_proj", "mlp.up_proj"]]))
+
+
+def dynamic_excludes_an_mlp_linear(root: Path) -> None:
+    edit_quantization(root, lambda q: q["dynamic"].update({r"-:.*layers\.0\.mlp\.down_proj.*": {}}))
+
+
+def _edit_index(root: Path, change) -> None:
+    shard(root)
+    path = root / "model.safetensors.index.json"
+    index = json.loads(path.read_text())
+    change(index["weight_map"])
+    path.write_text(json.dumps(index))
+
+
+def stored_tensor_not_indexed(root: Path) -> None:
+    _edit_index(root, lambda weight_map: weight_map.pop(f"{LAYERS}.0.input_layernorm.weight"))
+
+
+def indexed_tensor_in_no_shard(root: Path) -> None:
+    _edit_index(root, lambda weight_map: weight_map.update({"model.ghost.weight": "model-00001-of-00002.safetensors"}))
+
+
+# Each defect and exactly the errors it must raise: rule -> how many findings.
 DEFECTS = {
-    quantized_attention: {"attention.not_quantized"},
-    v_proj_on_full_layer: {"attention.v_proj_full"},
-    v_proj_missing_on_sliding_layer: {"attention.v_proj_sliding"},
-    scales_in_f32: {"tensors.dtype"},
-    qweight_packed_along_columns: {"gptq.packing_shape"},
-    mlp_linear_left_bf16: {"mlp.quantized"},
-    group_size_64_in_config: {"quant.settings", "quant.matches_tensors"},
-    no_modules_in_block_to_quantize: {"quant.modules_in_block"},
-    dynamic_does_not_exclude_attention: {"quant.dynamic"},
-    config_copies_disagree: {"quant.settings", "quant.sources_agree"},
-    index_names_the_wrong_shard: {"index.consistent"},
-    lm_head_untied: {"config.tied_embeddings"},
+    quantized_attention: {"attention.not_quantized": 1},
+    v_proj_on_full_layer: {"attention.v_proj_full": 1},
+    v_proj_missing_on_sliding_layer: {"attention.v_proj_sliding": 1},
+    scales_in_f32: {"tensors.dtype": 1},
+    qweight_packed_along_columns: {"gptq.packing_shape": 1},
+    mlp_linear_left_bf16: {"mlp.quantized": 1},
+    group_size_64_in_config: {"quant.settings": 1, "quant.matches_tensors": 18},
+    no_modules_in_block_to_quantize: {"quant.modules_in_block": 1},
+    dynamic_does_not_exclude_attention: {"quant.dynamic": 23},
+    config_copies_disagree: {"quant.settings": 1, "quant.sources_agree": 1},
+    index_names_the_wrong_shard: {"index.consistent": 1},
+    lm_head_untied: {"config.tied_embeddings": 1},
+    wrong_architecture: {"config.architecture": 1},
+    # The full layer then reads as one that needs its own v_proj.
+    values_not_reusing_keys: {"config.layer_types": 1, "attention.v_proj_sliding": 1},
+    # Layer 0 then reads as full: its q/k/o/norm shapes and its v_proj are wrong for that.
+    layer_type_moved: {"config.layer_types": 1, "tensors.shape": 5, "attention.v_proj_full": 1},
+    untied_in_config: {"config.tied_embeddings": 1},
+    kept_norm_in_f32: {"tensors.dtype": 1},
+    kept_norm_missing: {"tensors.missing": 1},
+    kept_norm_twice_as_long: {"tensors.shape": 1},
+    g_idx_missing: {"tensors.missing": 1},
+    qzeros_in_f32: {"tensors.dtype": 1},
+    unknown_tensor: {"tensors.unexpected": 1},
+    vision_embedder_in_f32: {"tensors.dtype": 1},
+    bits_8_in_config: {"quant.settings": 1, "quant.matches_tensors": 18},
+    no_quantization_config: {"quant.settings": 1},
+    modules_in_block_lacks_down_proj: {"quant.modules_in_block": 1},
+    dynamic_excludes_an_mlp_linear: {"quant.dynamic": 1},
+    stored_tensor_not_indexed: {"index.consistent": 1},
+    indexed_tensor_in_no_shard: {"index.consistent": 1},
 }
 
 
-def error_rules(path: Path) -> set[str]:
-    return {f.rule for f in inspect_checkpoint(path).findings if f.severity is Severity.ERROR}
+def error_rules(path: Path, profile: str | None = None) -> dict[str, int]:
+    findings = inspect_checkpoint(path, profile).findings if profile else inspect_checkpoint(path).findings
+    return dict(Counter(f.rule for f in findings if f.severity is Severity.ERROR))
 
 
 def test_tiny_int4_conforms_with_todays_auto_round_warnings(tiny: Path, capsys):
@@ -186,7 +303,7 @@ def test_per_layer_config_form_reads_the_same_layers_and_warns(tiny_copy: Path):
 
 def test_sharded_copy_conforms(tiny_copy: Path):
     shard(tiny_copy, parts=3)
-    assert error_rules(tiny_copy) == set()
+    assert error_rules(tiny_copy) == {}
 
 
 def test_missing_engine_files_are_warned_about(tiny_copy: Path):
@@ -194,3 +311,28 @@ def test_missing_engine_files_are_warned_about(tiny_copy: Path):
     result = inspect_checkpoint(tiny_copy)
     assert result.ok
     assert any(f.rule == "warn.engine_files" and "tokenizer.json" in f.expected for f in result.findings)
+
+
+def vocab_doubled_in_config(root: Path) -> None:
+    edit_config(root, lambda c: c["text_config"].update(vocab_size=1024))
+
+
+# Held against the tiny profile by name: these change what the profile picker would match.
+TINY_PROFILE_DEFECTS = {
+    vocab_doubled_in_config: {"config.sizes": 1, "tensors.shape": 1},
+    layer_types_unstated: {"config.text_config": 1},
+}
+
+
+@pytest.mark.parametrize("plant", TINY_PROFILE_DEFECTS, ids=lambda plant: plant.__name__)
+def test_planted_config_defect_is_named_by_its_rule_against_the_tiny_profile(plant, tiny_copy: Path):
+    plant(tiny_copy)
+    assert error_rules(tiny_copy, "gemma-4-12b-it-int4-mlponly:tiny") == TINY_PROFILE_DEFECTS[plant]
+
+
+def test_every_error_rule_fires_on_some_planted_defect():
+    from qcompat.layout import RULES
+    from selftests.test_layout_bounds import SIZE_RULES
+
+    fired = {rule for rules in [*DEFECTS.values(), *TINY_PROFILE_DEFECTS.values()] for rule in rules} | SIZE_RULES
+    assert fired == {rule for rule in RULES if not rule.startswith("warn.")}

@@ -24,6 +24,7 @@ def test_full_scale_layout_has_the_cards_numbers(published: Path):
     assert set(result.checkpoint.bytes_by_dtype()) == {"I32", "BF16"}
     assert 11.2e9 < result.checkpoint.total_bytes < 11.4e9
     assert [f.line() for f in result.findings if f.severity is Severity.ERROR] == []
+    assert {f.rule for f in result.findings} == {"warn.engine_files"}, "BF16 scales and dtype: no layout warning"
 
 
 def test_full_scale_layout_fails_the_tiny_variant(published: Path):
