@@ -117,7 +117,7 @@ def _golden(identity: str = "abc123") -> Golden:
 
 
 def test_a_saved_golden_loads_as_it_was(tmp_path: Path):
-    path = tmp_path / "goldens" / "hf-int4-abc123.json"
+    path = tmp_path / "new" / "goldens" / "hf-int4-abc123.json"
     _golden().save(path)
     assert Golden.load(path, identity="abc123") == _golden()
 

@@ -192,6 +192,23 @@ def dynamic_excludes_an_mlp_linear(root: Path) -> None:
     edit_quantization(root, lambda q: q["dynamic"].update({r"-:.*layers\.0\.mlp\.down_proj.*": {}}))
 
 
+def norm_stored_gptq_packed(root: Path) -> None:
+    def change(entries):
+        norm = entries.pop(f"{LAYERS}.2.input_layernorm.weight")
+        for part, entry in _gptq_quad(norm.shape[0], 128).items():
+            entries[f"{LAYERS}.2.input_layernorm.{part}"] = entry
+
+    edit_tensors(root, change)
+
+
+def bits_missing_from_config(root: Path) -> None:
+    edit_quantization(root, lambda q: q.pop("bits"))
+
+
+def group_size_missing_from_config(root: Path) -> None:
+    edit_quantization(root, lambda q: q.pop("group_size"))
+
+
 def _edit_index(root: Path, change) -> None:
     shard(root)
     path = root / "model.safetensors.index.json"
@@ -241,6 +258,11 @@ DEFECTS = {
     dynamic_excludes_an_mlp_linear: {"quant.dynamic": 1},
     stored_tensor_not_indexed: {"index.consistent": 1},
     indexed_tensor_in_no_shard: {"index.consistent": 1},
+    # Not an attention projection: the norm is missing and its packed parts are unexpected.
+    norm_stored_gptq_packed: {"tensors.missing": 1, "tensors.unexpected": 4},
+    # quant.settings names the missing key; the packed shapes are not compared with a value that is not there.
+    bits_missing_from_config: {"quant.settings": 1},
+    group_size_missing_from_config: {"quant.settings": 1},
 }
 
 
@@ -336,3 +358,55 @@ def test_every_error_rule_fires_on_some_planted_defect():
 
     fired = {rule for rules in [*DEFECTS.values(), *TINY_PROFILE_DEFECTS.values()] for rule in rules} | SIZE_RULES
     assert fired == {rule for rule in RULES if not rule.startswith("warn.")}
+
+
+@pytest.mark.parametrize(
+    ("plant", "found"),
+    [(lm_head_untied, "tie_word_embeddings True, lm_head.weight present"),
+     (untied_in_config, "tie_word_embeddings False, lm_head.weight absent")],
+)  # fmt: skip
+def test_untied_embeddings_say_which_of_config_and_tensor_is_wrong(plant, found: str, tiny_copy: Path):
+    plant(tiny_copy)
+    (finding,) = [f for f in inspect_checkpoint(tiny_copy).findings if f.rule == "config.tied_embeddings"]
+    assert finding.found == found
+
+
+def test_float16_stated_only_in_the_text_config_is_warned_about(tiny_copy: Path):
+    def move_dtype(config):
+        config.pop("dtype", None)
+        config.pop("torch_dtype", None)
+        config["text_config"]["dtype"] = "float16"
+
+    edit_config(tiny_copy, move_dtype)
+    assert "warn.config_dtype" in {f.rule for f in inspect_checkpoint(tiny_copy).findings}
+
+
+def test_one_f16_scales_tensor_among_bf16_ones_is_counted_and_its_file_named(tiny_copy: Path):
+    def to_bf16_but_one(entries):
+        for name in [n for n in entries if n.endswith(".scales")][1:]:
+            scales = entries[name]
+            values = np.frombuffer(scales.data, dtype=np.float16).astype(np.float32)
+            entries[name] = Entry("BF16", scales.shape, (values.view(np.uint32) >> 16).astype(np.uint16).tobytes())
+
+    edit_tensors(tiny_copy, to_bf16_but_one)
+    (warning,) = [f for f in inspect_checkpoint(tiny_copy).findings if f.rule == "warn.scales_f16"]
+    assert warning.message.startswith("1 scales tensors are F16")
+    assert warning.file == "model.safetensors"
+
+
+def _chat_template_only_in(root: Path, tokenizer_config: str | None) -> set[str]:
+    (root / "chat_template.jinja").unlink()
+    if tokenizer_config is not None:
+        (root / "tokenizer_config.json").write_text(tokenizer_config)
+    return {f.expected for f in inspect_checkpoint(root).findings if f.rule == "warn.engine_files"}
+
+
+def test_a_chat_template_inside_tokenizer_config_counts(tiny_copy: Path):
+    config = json.loads((tiny_copy / "tokenizer_config.json").read_text())
+    assert _chat_template_only_in(tiny_copy, json.dumps(config | {"chat_template": "{{ messages }}"})) == set()
+
+
+@pytest.mark.parametrize("tokenizer_config", [None, "{not json"], ids=["without-the-key", "unreadable"])
+def test_no_chat_template_anywhere_is_warned_about(tiny_copy: Path, tokenizer_config: str | None):
+    missing = "chat template (chat_template.jinja or chat_template.json or tokenizer_config.json:chat_template)"
+    assert _chat_template_only_in(tiny_copy, tokenizer_config) == {missing}

@@ -206,3 +206,40 @@ def test_checkpoint_facts_are_the_quantization_config_and_the_head_dim_layout(ti
 
     facts = checkpoint_facts(read_checkpoint(tiny))
     assert (facts["quant_method"], facts["bits"], facts["heterogeneous_head_dims"]) == ("gptq", 4, True)
+
+
+@pytest.mark.parametrize(
+    ("conditions", "probed"),
+    [
+        ({"hardware": {"device": "cuda"}}, stack(cpu=AVX512)),
+        ({"hardware": {"cpu_arch": "x86_64"}}, stack()),
+        ({"hardware": {"cpu_has": ["avx512f"]}}, stack(cpu=AVX2)),
+        ({"hardware": {"cpu_lacks": ["avx2"]}}, stack(cpu=AVX2)),
+        ({"hardware": {"compute_capability": ">=12.0"}}, stack(gpus=H100)),
+        ({"checkpoint": {"lacks": "dynamic"}}, stack()),
+        ({"checkpoint": {"quant_method": "awq"}}, stack()),
+        ({"env": {"VLLM_USE_FLASHINFER_SAMPLER": "1"}}, stack()),
+        ({"affected": {"vllm": "<0.1"}}, stack()),
+    ],
+    ids=["device", "unprobed-cpu", "cpu-has", "cpu-lacks", "compute-capability", "lacks", "value", "env", "version"],
+)
+def test_an_entry_that_does_not_apply_answers_false(tmp_path: Path, conditions: dict, probed: Stack):
+    quantization = {"quant_method": "gptq", "dynamic": {"-:x": {}}}
+    assert entry(tmp_path, **conditions).applies(probed, quantization, {}) is False
+    assert entry(tmp_path).applies(probed, quantization, {}) is True
+
+
+def test_a_native_fatal_check_beats_an_exception_line_outside_any_traceback():
+    text = "RuntimeError: the worker reported a problem\nF1129 cpu_wna16.cpp:305] Check failed: a_k_size % 32 == 0\n"
+    assert root_cause(text) == "cpu_wna16.cpp:305] Check failed: a_k_size % 32 == 0"
+
+
+def test_the_exception_ending_a_traceback_beats_an_earlier_exception_line_outside_it():
+    text = "ValueError: printed by a warning\nTraceback (most recent call last):\n  File x\nKeyError: 'head_dim'\n"
+    assert root_cause(text) == "KeyError: 'head_dim'"
+
+
+def test_a_registry_keeps_its_behaviours():
+    behaviour = {"id": "flashinfer-sampler-fallback", "log": "Falling back"}
+    assert Registry([], [behaviour]).behaviours == [behaviour]
+    assert Registry([]).behaviours == []

@@ -103,6 +103,8 @@ def test_terminal_table_shows_every_cell_in_its_verdicts_colour(gpu_and_cpu: Pat
 def test_terminal_table_headers_show_each_sessions_stack_and_checks_run(gpu_and_cpu: Path):
     text, styles = rendered(gpu_and_cpu)
     assert text.startswith("Compatibility matrix (· = not part of that session)")
+    assert re.search(r"┃ check +┃", text), "the first column is headed check"
+    assert text.count("├") == 2, "a line between each of the three rows"
     assert "NVIDIA GeForce RTX 5090 (sm120), CPU AMD EPYC [avx2 avx512f]" in text
     assert styles["1 of 2 ran"].startswith(GREY)
     rows = [line for line in text.splitlines() if "vllm/test_quick" in line]
