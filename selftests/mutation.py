@@ -179,11 +179,14 @@ class _Points:
 
 def mutants_of(path: Path) -> list[Mutant]:
     source = path.read_text(encoding="utf-8")
-    module = str(path.resolve().relative_to(REPO))
-    return [
-        Mutant(module, number, node.lineno, node.end_lineno or node.lineno, function, change, source)
-        for number, (node, function, change, _apply) in enumerate(_Points(ast.parse(source)).found)
-    ]
+    module = str(path.resolve().relative_to(REPO)) if path.resolve().is_relative_to(REPO) else str(path)
+    seen: Counter[tuple[str, str]] = Counter()
+    mutants = []
+    for number, (node, function, change, _apply) in enumerate(_Points(ast.parse(source)).found):
+        seen[function, change] += 1
+        change += f" (#{seen[function, change]})" if seen[function, change] > 1 else ""  # keys stay unique
+        mutants.append(Mutant(module, number, node.lineno, node.end_lineno or node.lineno, function, change, source))
+    return mutants
 
 
 def mutated_source(mutant: Mutant) -> str:
