@@ -127,7 +127,23 @@ def test_flashinfer_sampler_expectation_follows_version_and_env_on_sm120():
 
 
 def test_nightly_version_counts_as_inside_open_ranges():
-    assert applicable(SM120_NIGHTLY, quantization={"quant_method": "gptq"}) == {"vllm-modules-in-block-missing"}
+    quantized_qk = {"quant_method": "gptq", "quantized_attention": True}
+    assert applicable(SM120_NIGHTLY, quantization=quantized_qk) == {"vllm-modules-in-block-missing"}
+
+
+def test_an_mlp_only_checkpoint_without_modules_in_block_does_not_expect_the_fused_qkv_error():
+    mlp_only = {"quant_method": "gptq", "quantized_attention": False, "heterogeneous_head_dims": True}
+    cuda_033 = Stack(packages={"vllm": "0.33.0", "transformers": "5.19.0"}, cuda_toolkit="13.0", gpus=BLACKWELL)
+    assert "vllm-modules-in-block-missing" not in applicable(cuda_033, quantization=mlp_only)
+    assert "vllm-modules-in-block-missing" in applicable(cuda_033, quantization={**mlp_only, "quantized_attention": True})
+
+
+@pytest.mark.parametrize("vllm", ["0.22.0", "0.23.0", "0.25.0", "0.27.1"])
+def test_every_vllm_below_0_28_with_transformers_5_15_or_later_expects_the_ambiguous_head_dim_error(vllm: str):
+    stack = Stack(packages={"vllm": vllm, "transformers": "5.16.1"}, cpu=AVX512)
+    assert "vllm-ambiguous-per-layer-head-dim" in applicable(stack, BF16)
+    fixed = Stack(packages={"vllm": "0.28.0", "transformers": "5.16.1"}, cpu=AVX512)
+    assert "vllm-ambiguous-per-layer-head-dim" not in applicable(fixed, BF16)
 
 
 def test_known_failure_needs_the_phase_and_the_signature():

@@ -206,6 +206,15 @@ def test_checkpoint_facts_are_the_quantization_config_and_the_head_dim_layout(ti
 
     facts = checkpoint_facts(read_checkpoint(tiny))
     assert (facts["quant_method"], facts["bits"], facts["heterogeneous_head_dims"]) == ("gptq", 4, True)
+    assert facts["quantized_attention"] is False, "the tiny is MLP-only"
+
+
+def test_a_gptq_packed_attention_projection_is_a_checkpoint_fact(tiny_copy: Path):
+    from qcompat.checkpoint import read_checkpoint
+    from selftests.test_planted_defects import quantized_attention
+
+    quantized_attention(tiny_copy)
+    assert checkpoint_facts(read_checkpoint(tiny_copy))["quantized_attention"] is True
 
 
 @pytest.mark.parametrize(

@@ -30,11 +30,16 @@ OBSERVED_PHASE = {"config": "startup", "load": "startup", "startup": "startup", 
 Kind = Literal["passed", "known-failure", "new-failure", "unexpected-pass"]
 
 
+QUANTIZED_ATTENTION = re.compile(r"\.self_attn\.(q|k|v)_proj\.qweight$")
+
+
 def checkpoint_facts(checkpoint: Checkpoint) -> dict[str, Any]:
-    """What an entry's `checkpoint` conditions read: the effective quantization config's keys, and
-    heterogeneous_head_dims from config.json (absent where the config cannot say)."""
+    """What an entry's `checkpoint` conditions read: the effective quantization config's keys,
+    heterogeneous_head_dims from config.json (absent where the config cannot say), and
+    quantized_attention: whether any q/k/v projection is GPTQ-packed (from the tensor names)."""
     quant = quantconfig.effective(checkpoint.quant_sources)
     facts: dict[str, Any] = dict(quant.values) if quant else {}
+    facts["quantized_attention"] = any(QUANTIZED_ATTENTION.search(name) for name in checkpoint.tensors)
     try:
         facts["heterogeneous_head_dims"] = text_architecture(checkpoint.config).heterogeneous_head_dims
     except ConfigKeyMissing:
