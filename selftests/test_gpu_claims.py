@@ -8,9 +8,10 @@ from selftests.test_registry import BLACKWELL, GPTQ, GPU_LEGACY, SM120_030, SM12
 from tests.expectations import CHECKS
 
 AMONG = CHECKS["gpu.flashinfer_sampler"]
-# vLLM's own format: logger.info("Model loading took %.4f GiB and %.6f seconds", ...)
+# vllm 0.32.0's format (gpu_model_runner.py:5150): "Model loading took %s GiB memory and %.6f seconds"
 LOADED_10_8 = (
-    "(Worker pid=7) INFO 11-27 03:00:01 [gpu_model_runner.py:2301] Model loading took 10.8125 GiB and 21.402 seconds"
+    "(Worker pid=7) INFO 11-27 03:00:01 [gpu_model_runner.py:5150] Model loading took 10.81 GiB memory and "
+    "21.402113 seconds"
 )
 
 
@@ -19,7 +20,10 @@ def expect(stack, setting):
 
 
 def test_model_loading_line_gives_gib():
-    assert model_loading_gib("noise\n" + LOADED_10_8 + "\nmore") == 10.8125
+    assert model_loading_gib("noise\n" + LOADED_10_8 + "\nmore") == 10.81
+    assert model_loading_gib("Model loading took 10.81 GiB and 21.402113 seconds") == 10.81, (
+        "model runner V2, 0.14-0.27.1"
+    )
     assert model_loading_gib("no such line") is None
 
 

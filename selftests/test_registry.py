@@ -135,7 +135,9 @@ def test_an_mlp_only_checkpoint_without_modules_in_block_does_not_expect_the_fus
     mlp_only = {"quant_method": "gptq", "quantized_attention": False, "heterogeneous_head_dims": True}
     cuda_033 = Stack(packages={"vllm": "0.33.0", "transformers": "5.19.0"}, cuda_toolkit="13.0", gpus=BLACKWELL)
     assert "vllm-modules-in-block-missing" not in applicable(cuda_033, quantization=mlp_only)
-    assert "vllm-modules-in-block-missing" in applicable(cuda_033, quantization={**mlp_only, "quantized_attention": True})
+    assert "vllm-modules-in-block-missing" in applicable(
+        cuda_033, quantization={**mlp_only, "quantized_attention": True}
+    )
 
 
 @pytest.mark.parametrize("vllm", ["0.22.0", "0.23.0", "0.25.0", "0.27.1"])

@@ -10,7 +10,10 @@ from qcompat.stack import Stack
 
 SAMPLER_ENV = "VLLM_USE_FLASHINFER_SAMPLER"
 SAMPLER_SETTINGS = {"unset": None, "0": "0", "1": "1"}
-MODEL_LOADING = re.compile(r"Model loading took ([\d.]+) GiB")  # vLLM: "Model loading took %.4f GiB and %.6f seconds"
+# vllm 0.32.0 v1/worker/gpu_model_runner.py:5150 and v1/worker/gpu/model_runner.py:425:
+# "Model loading took %s GiB memory and %.6f seconds" (GiB rounded to 2 places); model runner V2 in 0.14-0.27.1
+# printed "%s GiB and %.6f seconds" (FACTS.md).
+MODEL_LOADING = re.compile(r"Model loading took ([\d.]+) GiB")
 MODEL_LOAD_LIMIT_GIB = 11.5  # the card: "The model loads in ~11 GB"
 
 
