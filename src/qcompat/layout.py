@@ -178,8 +178,8 @@ def _quant_config_rules(ctx: Context) -> Iterator[Finding]:
     if listed is None:
         yield error(
             "quant.modules_in_block",
-            "modules_in_block_to_quantize missing: transformers + gptqmodel then load a gptqmodel export with "
-            "missing and unexpected keys and fail in generate (IndexError; transformers 5.23, gptqmodel 7.7.0)",
+            "modules_in_block_to_quantize missing: transformers + gptqmodel load such a checkpoint with missing "
+            "and unexpected keys and fail in generate (IndexError; seen with transformers 5.23, gptqmodel 7.7.0)",
             file=ctx.quant.source,
             expected=str(sorted(quantized)),
             found="absent",
