@@ -1,4 +1,4 @@
-"""qcompat inspect | report | gate: exit 0 ok, 1 checks failed, 2 unusable input or environment."""
+"""qcompat inspect | expect | report | gate: exit 0 ok, 1 checks failed, 2 unusable input or environment."""
 
 from __future__ import annotations
 
@@ -27,6 +27,18 @@ def _parser() -> argparse.ArgumentParser:
         "--numerics", action="store_true", help="also stream the packed weights and check their values"
     )
     inspect.add_argument("--json", action="store_true", help="print the result as JSON")
+    expect = commands.add_parser(
+        "expect", help="what the known-issue registry expects of a checkpoint on a stack you plan, before installing"
+    )
+    expect.add_argument("--checkpoint", default=None, help="checkpoint directory (default: the tiny INT4)")
+    for package in ("vllm", "transformers", "torch", "gptqmodel"):
+        expect.add_argument(f"--{package}", metavar="VERSION", help=f"planned {package} version")
+    expect.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when --gpu-cc or --cuda is given")
+    expect.add_argument("--gpu-cc", metavar="MAJOR.MINOR", help="the GPU's compute capability (RTX 5090: 12.0)")
+    expect.add_argument("--cuda", metavar="MAJOR.MINOR", help="the CUDA toolkit (nvcc) version")
+    expect.add_argument("--cpu-flags", metavar="FLAGS", help="comma-separated, e.g. avx2,avx512f (default: this CPU's)")
+    expect.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="the server's environment")
+    expect.add_argument("--json", action="store_true", help="print the expectation as JSON")
     report = commands.add_parser("report", help="the compatibility matrix of a results directory")
     report.add_argument("results", nargs="?", default="results", help="directory of <session>.json files")
     report.add_argument("--markdown", action="store_true", help="print Markdown ready to paste into the model card")
@@ -60,6 +72,34 @@ def _inspect(args: argparse.Namespace) -> int:
         result = inspect_checkpoint(path, args.profile)
     render(result, Console())
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _expect(args: argparse.Namespace) -> int:
+    from qcompat.checkpoint import read_checkpoint
+    from qcompat.expect import expect, plan
+    from qcompat.registry import checkpoint_facts, default_registry
+    from qcompat.stack import probe
+
+    checkpoint = read_checkpoint(args.checkpoint or tiny_int4())
+    versions = {name: getattr(args, name) for name in ("vllm", "transformers", "torch", "gptqmodel")}
+    planned = plan(versions, device=args.device, gpu_cc=args.gpu_cc, cuda=args.cuda, cpu_flags=args.cpu_flags,
+                   env=args.env, machine=probe())  # fmt: skip
+    facts = checkpoint_facts(checkpoint)
+    result = expect(default_registry(), planned, facts)
+    if args.json:
+        print(json.dumps({
+            "stack": planned.stack.to_dict(), "probed": planned.probed, "env": planned.env,
+            "checkpoint": str(checkpoint.root), "facts": facts,
+            "failures": [{"id": i.id, "title": i.title, "phase": i.phase, "workaround": i.workaround,
+                          "links": i.links} for i in result.failures],
+            "behaviours": [{"id": b["id"], "title": b.get("title", ""), "log": b["log"]} for b in result.behaviours],
+            "not_judged": result.not_judged,
+        }, indent=2, default=str))  # fmt: skip
+        return result.exit_code
+    from qcompat.expect_text import lines
+
+    print("\n".join(lines(planned, checkpoint.root, facts, result)))
+    return result.exit_code
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -99,7 +139,7 @@ def _record_not_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"inspect": _inspect, "report": _report, "gate": _gate, "record-not-run": _record_not_run}
+COMMANDS = {"inspect": _inspect, "expect": _expect, "report": _report, "gate": _gate, "record-not-run": _record_not_run}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,85 @@
+"""`qcompat expect` tells someone planning a stack what the registry expects of the checkpoint, before installing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qcompat.cli import main
+from selftests.support.planting import edit_quantization
+
+CUDA_033 = ["--vllm", "0.33.0", "--transformers", "5.19.0", "--device", "cuda", "--gpu-cc", "12.0"]
+
+
+def expected(capsys, *argv: str) -> tuple[int, set[str]]:
+    """The exit code and the ids of the known failures `qcompat expect --json` names."""
+    code = main(["expect", *argv, "--json"])
+    return code, {failure["id"] for failure in json.loads(capsys.readouterr().out)["failures"]}
+
+
+def test_vllm_below_0_28_with_transformers_5_15_names_the_ambiguous_head_dim_error_and_its_workaround(capsys):
+    assert main(["expect", "--vllm", "0.25.0", "--transformers", "5.16.1", "--device", "cpu"]) == 1
+    out = capsys.readouterr().out
+    assert "known failure: vllm-ambiguous-per-layer-head-dim (at config)" in out
+    assert "workaround: pins vllm>=0.28; alternative transformers==5.14.1" in out
+    assert out.rstrip().endswith("1 known failure expected")
+
+
+def test_the_same_vllm_with_transformers_5_14_expects_nothing(capsys):
+    assert main(["expect", "--vllm", "0.25.0", "--transformers", "5.14.1", "--device", "cpu"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("no known issue expected")
+
+
+@pytest.mark.parametrize(("flags", "failures"), [("avx2", {"vllm-cpu-avx2-no-wna16"}), ("avx2,avx512f", set())])
+def test_planned_cpu_flags_decide_the_cpu_entries(capsys, flags: str, failures: set[str]):
+    code, found = expected(
+        capsys, "--vllm", "0.32.0", "--transformers", "5.19.0", "--device", "cpu", "--cpu-flags", flags
+    )
+    assert (code, found) == (1 if failures else 0, failures)
+
+
+def test_an_mlp_only_checkpoint_without_modules_in_block_does_not_get_the_fused_qkv_entry(capsys, tiny_copy: Path):
+    from selftests.test_planted_defects import quantized_attention
+
+    edit_quantization(tiny_copy, lambda q: q.pop("modules_in_block_to_quantize"))
+    args = ["--checkpoint", str(tiny_copy), *CUDA_033, "--cuda", "13.0", "--env", "VLLM_USE_FLASHINFER_SAMPLER=0"]
+    assert "vllm-modules-in-block-missing" not in expected(capsys, *args)[1]
+    quantized_attention(tiny_copy)
+    assert "vllm-modules-in-block-missing" in expected(capsys, *args)[1]
+
+
+def test_an_entry_needing_what_the_plan_leaves_out_is_not_judged(capsys):
+    assert main(["expect", "--vllm", "0.25.0", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "not judged: vllm-ambiguous-per-layer-head-dim: the plan does not say the transformers version" in out
+    assert "no known failure among the entries judged" in out
+
+
+def test_without_stack_flags_it_judges_this_machine(capsys):
+    main(["expect", "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["probed"] is True and data["checkpoint"].endswith("tiny/int4")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--vllm", "banana"], "--vllm 'banana' is not a version"),
+        (["--transformers", "5.x"], "--transformers '5.x' is not a version"),
+        (["--gpu-cc", "twelve"], "--gpu-cc 'twelve' is not MAJOR.MINOR"),
+        (["--device", "cuda", "--cuda", "13"], "--cuda '13' is not MAJOR.MINOR"),
+        (["--device", "cpu", "--gpu-cc", "12.0"], "--gpu-cc and --cuda describe a GPU"),
+        (["--cpu-flags", "avx2,avx512"], "--cpu-flags names avx512"),
+        (
+            ["--vllm", "0.33.0", "--env", "VLLM_USE_FLASHINFER_SAMPLER"],
+            "--env 'VLLM_USE_FLASHINFER_SAMPLER' is not KEY=VALUE",
+        ),
+        (["--checkpoint", "/nonexistent/checkpoint"], "/nonexistent/checkpoint"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_flag(capsys, argv: list[str], message: str):
+    assert main(["expect", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -1,0 +1,144 @@
+"""What the registry expects of a checkpoint on a stack someone plans, asked before installing anything.
+
+A plan is versions, a device, the GPU's compute capability and CUDA toolkit, the CPU's flags and the
+server's environment; what is not planned is taken from this machine (its CPU), or left unknown: an entry
+that needs an unknown version or hardware fact is listed as not judged, never as "no known issue".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from qcompat.errors import QcompatError
+from qcompat.registry import CPU_CONDITIONS, KnownIssue, Registry, hardware_matches, versions_match
+from qcompat.stack import CPU_FLAGS, Cpu, Gpu, Stack
+
+PLANNED_PACKAGES = ("vllm", "transformers", "torch", "gptqmodel")
+MAJOR_MINOR = re.compile(r"\d+\.\d+")
+
+
+@dataclass
+class Plan:
+    stack: Stack
+    env: dict[str, str] = field(default_factory=dict)
+    probed: bool = False  # the stack is this machine's, not a plan
+
+
+def _version(flag: str, value: str) -> str:
+    try:
+        Version(value)
+    except InvalidVersion:
+        raise QcompatError(f"--{flag} {value!r} is not a version (PEP 440, e.g. 0.33.0)") from None
+    return value
+
+
+def _major_minor(flag: str, value: str) -> str:
+    if not MAJOR_MINOR.fullmatch(value):
+        raise QcompatError(f"--{flag} {value!r} is not MAJOR.MINOR (e.g. 12.0)")
+    return value
+
+
+def _cpu(flags: str, machine: Cpu | None) -> Cpu:
+    named = [flag.strip() for flag in flags.split(",") if flag.strip()]
+    unknown = [flag for flag in named if flag not in CPU_FLAGS]
+    if unknown:
+        raise QcompatError(f"--cpu-flags names {', '.join(unknown)}; known: {', '.join(CPU_FLAGS)}")
+    return Cpu("", "planned CPU", machine.arch if machine else "x86_64", tuple(f for f in CPU_FLAGS if f in named))
+
+
+def _env(pairs: list[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise QcompatError(f"--env {pair!r} is not KEY=VALUE")
+        env[name] = value
+    return env
+
+
+def plan(
+    versions: dict[str, str | None],
+    *,
+    device: str | None = None,
+    gpu_cc: str | None = None,
+    cuda: str | None = None,
+    cpu_flags: str | None = None,
+    env: list[str] | None = None,
+    machine: Stack,
+) -> Plan:
+    """A Stack from the flags given; without any stack flag, `machine` (this machine's probe) itself."""
+    planned = {name: _version(name, v) for name, v in versions.items() if v is not None}
+    if not planned and device is None and gpu_cc is None and cuda is None and cpu_flags is None:
+        return Plan(machine, _env(env or []), probed=True)
+    device = device or ("cuda" if gpu_cc or cuda else "cpu")
+    gpus = []
+    if device == "cuda":
+        capability = _major_minor("gpu-cc", gpu_cc) if gpu_cc else ""
+        gpus = [Gpu("planned GPU", capability, "")]
+    elif gpu_cc or cuda:
+        raise QcompatError("--gpu-cc and --cuda describe a GPU: use them with --device cuda")
+    stack = Stack(
+        packages=planned,
+        cuda_toolkit=_major_minor("cuda", cuda) if cuda else None,
+        gpus=gpus,
+        cpu=_cpu(cpu_flags, machine.cpu) if cpu_flags is not None else machine.cpu,
+    )
+    return Plan(stack, _env(env or []))
+
+
+def unknown_facts(issue: KnownIssue | dict[str, Any], stack: Stack) -> list[str]:
+    """What the plan leaves unknown that this entry's conditions need."""
+    affected = issue.affected if isinstance(issue, KnownIssue) else issue.get("affected", {})
+    hardware = issue.hardware if isinstance(issue, KnownIssue) else issue.get("hardware", {})
+    missing = [f"the {package} version" for package in affected if package not in stack.packages]
+    if "compute_capability" in hardware and stack.gpus and not stack.compute_capability:
+        missing.append("the GPU's compute capability (--gpu-cc)")
+    if "cuda_toolkit" in hardware and stack.gpus and not (stack.cuda_toolkit or stack.cuda_runtime):
+        missing.append("the CUDA toolkit (--cuda)")
+    if any(key in hardware for key in CPU_CONDITIONS) and stack.cpu is None and stack.device == "cpu":
+        missing.append("the CPU's flags (--cpu-flags)")
+    return missing
+
+
+@dataclass
+class Expectation:
+    failures: list[KnownIssue]
+    behaviours: list[dict[str, Any]]  # each with the `log` line to expect for the planned setting
+    not_judged: dict[str, list[str]]  # entry id -> what the plan leaves unknown
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failures else 0
+
+
+SAMPLER_ENV = "VLLM_USE_FLASHINFER_SAMPLER"
+
+
+def expect(registry: Registry, planned: Plan, facts: dict[str, Any]) -> Expectation:
+    stack, env = planned.stack, planned.env
+    failures, not_judged = [], {}
+    for issue in registry.issues.values():
+        missing = unknown_facts(issue, stack)
+        if missing:
+            if hardware_matches({k: v for k, v in issue.hardware.items() if k == "device"}, stack):
+                not_judged[issue.id] = missing
+        elif issue.applies(stack, facts, env):
+            failures.append(issue)
+    setting = env.get(SAMPLER_ENV, "unset")
+    behaviours = []
+    for behaviour in registry.behaviours:
+        log = (behaviour.get("log") or {}).get(setting)
+        missing = unknown_facts(behaviour, stack)
+        if missing and log:
+            not_judged[behaviour["id"]] = missing
+        elif (
+            log
+            and versions_match(behaviour.get("affected", {}), stack)
+            and hardware_matches(behaviour.get("hardware", {}), stack)
+        ):
+            behaviours.append({**behaviour, "log": log})
+    return Expectation(failures, behaviours, not_judged)

@@ -1,0 +1,48 @@
+"""`qcompat expect` as a person reads it: the plan, each known failure with its workaround, each behaviour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from qcompat.expect import Expectation, Plan
+
+
+def _items(data: dict[str, Any]) -> str:
+    def value(v: Any) -> str:
+        if isinstance(v, dict):
+            return ", ".join(f"{k}={x}" for k, x in v.items())
+        if isinstance(v, list):
+            return ", ".join(map(str, v))
+        return str(v)
+
+    return "; ".join(f"{key} {value(v)}" for key, v in data.items() if v not in (None, [], {}))
+
+
+def lines(planned: Plan, root: Path, facts: dict[str, Any], result: Expectation) -> list[str]:
+    env = " ".join(f"{k}={v}" for k, v in planned.env.items()) or "nothing set"
+    kind = "this machine" if planned.probed else "planned"
+    shown = ", ".join(f"{key} {facts[key]}" for key in ("quant_method", "bits", "group_size", "quantized_attention",
+                                                         "heterogeneous_head_dims") if key in facts)  # fmt: skip
+    label = planned.stack.label()
+    label = "no engine installed" + label if label.startswith(" on ") else label
+    out = [f"{kind}: {label}; environment: {env}", f"checkpoint: {root} ({shown})"]
+    for issue in result.failures:
+        out.append(f"known failure: {issue.id} (at {issue.phase}): {issue.title}")
+        if issue.workaround:
+            out.append(f"  workaround: {_items(issue.workaround)}")
+        if issue.links:
+            out.append(f"  links: {_items(issue.links)}")
+    for behaviour in result.behaviours:
+        out.append(f"expected behaviour: {behaviour['id']}: {behaviour.get('title', '')}")
+        out.append(f"  the server logs /{behaviour['log']}/")
+    for entry, missing in result.not_judged.items():
+        out.append(f"not judged: {entry}: the plan does not say {', '.join(missing)}")
+    count = len(result.failures)
+    if count:
+        out.append(f"{count} known failure{'s' if count != 1 else ''} expected")
+    elif result.not_judged:
+        out.append(f"no known failure among the entries judged; {len(result.not_judged)} not judged (above)")
+    else:
+        out.append("no known issue expected")
+    return out
