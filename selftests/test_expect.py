@@ -83,3 +83,26 @@ def test_bad_input_exits_2_with_one_line_naming_the_flag(capsys, argv: list[str]
     assert main(["expect", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_the_cards_setup_names_the_flashinfer_jit_failure_and_its_workaround(capsys):
+    assert main(["expect", *CUDA_033, "--cuda", "13.0"]) == 1
+    out = capsys.readouterr().out
+    assert "known failure: flashinfer-sampler-jit-sm120 (at startup)" in out
+    assert "workaround: env VLLM_USE_FLASHINFER_SAMPLER=0" in out
+    assert main(["expect", *CUDA_033, "--cuda", "13.0", "--env", "VLLM_USE_FLASHINFER_SAMPLER=0"]) == 0
+    out = capsys.readouterr().out
+    assert "expected behaviour: flashinfer-sampler-disabled" in out
+
+
+def test_a_toolkit_too_old_for_flashinfer_expects_the_fallback_unset_and_a_failure_forced(capsys):
+    cuda_128_on_032 = ["--vllm", "0.32.0", "--transformers", "5.19.0", "--gpu-cc", "12.0", "--cuda", "12.8"]
+    assert main(["expect", *cuda_128_on_032]) == 0
+    out = capsys.readouterr().out
+    assert "expected behaviour: flashinfer-sampler-fallback" in out and "known failure" not in out
+    code, failures = expected(capsys, *cuda_128_on_032, "--env", "VLLM_USE_FLASHINFER_SAMPLER=1")
+    assert (code, failures) == (1, {"flashinfer-sampler-forced-sm120"})
+
+
+def test_vllm_0_33_accepts_cuda_12_8_for_sm120_so_the_jit_failure_is_expected_there(capsys):
+    assert expected(capsys, *CUDA_033, "--cuda", "12.8") == (1, {"flashinfer-sampler-jit-sm120"})

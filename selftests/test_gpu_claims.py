@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from qcompat.gpu_claims import model_loading_gib, sampler_env, sampler_expectation
 from qcompat.registry import default_registry, judge
-from selftests.test_registry import BLACKWELL, GPTQ, GPU_LEGACY, SM120_030, SM120_NIGHTLY, evidence
+from qcompat.stack import Gpu, Stack
+from selftests.test_registry import BLACKWELL, GPTQ, GPU_LEGACY, SM120_NIGHTLY, evidence
 from tests.expectations import CHECKS
 
 AMONG = CHECKS["gpu.flashinfer_sampler"]
@@ -27,36 +30,75 @@ def test_model_loading_line_gives_gib():
     assert model_loading_gib("no such line") is None
 
 
-def test_sampler_unset_on_sm120_before_0_31_is_the_known_crash():
-    expectation = expect(SM120_030, "unset")
+def sm120(vllm: str, cuda: str, capability: str = "12.0") -> Stack:
+    return Stack(packages={"vllm": vllm}, cuda_toolkit=cuda, gpus=[Gpu("NVIDIA GeForce RTX 5090", capability, "580")])
+
+
+def ids(stack: Stack, setting: str) -> list[str]:
+    return [issue.id for issue in expect(stack, setting).issues]
+
+
+# Lines as vLLM prints them (format strings read in the wheels; see fixtures/known_issues.yaml).
+def fallback_line(reason: str) -> str:
+    return (
+        "(EngineCore pid=9) WARNING 11-29 03:00:01 [topk_topp_sampler.py:131] FlashInfer top-p/top-k sampling "
+        f"unavailable: {reason}; falling back. Set VLLM_USE_FLASHINFER_SAMPLER=0 to silence."
+    )
+
+
+FALLBACK_LINE = fallback_line("SM 12.x requires CUDA >= 12.9")
+DISABLED_LINE = (
+    "(EngineCore pid=9) INFO 11-29 03:00:01 [topk_topp_sampler.py:96] FlashInfer top-p/top-k sampling disabled via "
+    "VLLM_USE_FLASHINFER_SAMPLER=0."
+)
+
+
+@pytest.mark.parametrize("setting", ["unset", "1"])
+def test_before_0_31_with_cuda_below_12_9_the_sampler_crashes_at_startup(setting: str):
+    expectation = expect(sm120("0.30.0", "12.8"), setting)
     assert [i.id for i in expectation.issues] == ["flashinfer-sampler-sm120"]
     verdict = judge(expectation.issues, passed=False, phase="startup", text=evidence("flashinfer-sampler-sm120"))
     assert verdict.label == "known-failure(flashinfer-sampler-sm120)"
 
 
-def test_card_workaround_serves_on_sm120_before_0_31():
-    assert expect(SM120_030, "0").issues == []
-    assert expect(SM120_030, "0").log is None
+@pytest.mark.parametrize("stack", [sm120("0.30.0", "12.8"), sm120("0.32.0", "12.8"), SM120_NIGHTLY, GPU_LEGACY])
+def test_the_cards_workaround_serves_on_every_version_and_toolkit_and_says_so(stack: Stack):
+    zero = expect(stack, "0")
+    assert zero.issues == []
+    assert zero.log.search(DISABLED_LINE)
 
 
-def test_nightly_on_sm120_falls_back_by_itself_and_says_so():
-    unset, zero = expect(SM120_NIGHTLY, "unset"), expect(SM120_NIGHTLY, "0")
-    assert unset.issues == [] and zero.issues == []
-    assert unset.log.search(
-        "INFO FlashInfer top-p/top-k sampling unavailable: SM 12.0 needs CUDA >= 12.9; falling back"
-    )
-    assert zero.log.search("INFO FlashInfer top-p/top-k sampling disabled via VLLM_USE_FLASHINFER_SAMPLER=0")
+def test_from_0_31_with_cuda_below_12_9_vllm_falls_back_by_itself_and_refuses_the_forced_setting():
+    stack = sm120("0.32.0", "12.8")
+    unset = expect(stack, "unset")
+    assert unset.issues == [] and unset.log.search(FALLBACK_LINE)
+    assert ids(stack, "1") == ["flashinfer-sampler-forced-sm120"]
+    verdict = judge(expect(stack, "1").issues, passed=False, phase="startup",
+                    text=evidence("flashinfer-sampler-forced-sm120"))  # fmt: skip
+    assert verdict.label == "known-failure(flashinfer-sampler-forced-sm120)"
 
 
-def test_forced_sampler_has_no_recorded_expectation_so_a_crash_would_be_reported_as_new():
-    expectation = expect(SM120_NIGHTLY, "1")
-    assert expectation.issues == [] and expectation.log is None
-    verdict = judge(expectation.issues, passed=False, phase="startup", text="RuntimeError: something about FlashInfer")
-    assert verdict.kind == "new-failure"
+@pytest.mark.parametrize("setting", ["unset", "1"])
+def test_on_the_cards_setup_the_jit_failure_is_expected_unless_the_sampler_is_off(setting: str):
+    assert ids(SM120_NIGHTLY, setting) == ["flashinfer-sampler-jit-sm120"]
+    assert ids(sm120("0.30.0", "12.9"), setting) == ["flashinfer-sampler-jit-sm120"]
+    runtime_only = Stack(packages={"vllm": "0.32.0"}, cuda_runtime="13.0", gpus=BLACKWELL)
+    assert ids(runtime_only, setting) == ["flashinfer-sampler-jit-sm120"], "no nvcc: FlashInfer reads torch's CUDA"
 
 
-def test_no_sampler_expectation_off_blackwell():
-    assert expect(GPU_LEGACY, "unset").issues == []
+def test_vllm_0_33_pins_a_flashinfer_that_targets_sm120_from_cuda_12_8():
+    assert ids(sm120("0.33.0", "12.8"), "unset") == ["flashinfer-sampler-jit-sm120"]
+    old = expect(sm120("0.33.0", "12.6"), "unset")
+    assert old.issues == [] and old.log.search(fallback_line("SM 120 requires CUDA >= 12.8"))
+    assert ids(sm120("0.33.0", "12.6"), "1") == ["flashinfer-sampler-forced-sm120"]
+    gb10 = expect(sm120("0.33.0", "12.8", capability="12.1"), "unset")
+    assert gb10.issues == [] and gb10.log.search(fallback_line("SM 12.1+ requires CUDA >= 12.9"))
+
+
+@pytest.mark.parametrize("setting", ["unset", "1"])
+def test_no_sampler_failure_is_expected_off_blackwell(setting: str):
+    assert expect(GPU_LEGACY, setting).issues == []
+    assert expect(GPU_LEGACY, setting).log is None
 
 
 def test_sampler_settings_map_to_the_env():

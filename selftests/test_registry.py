@@ -119,16 +119,19 @@ def test_stable_on_avx512_expects_nothing_of_a_complete_checkpoint():
     assert applicable(AVX2_STABLE, quantization=BF16) == set(), "the BF16 base serves on every CPU"
 
 
-def test_flashinfer_sampler_expectation_follows_version_and_env_on_sm120():
-    assert "flashinfer-sampler-sm120" in applicable(SM120_030, env={})
-    assert "flashinfer-sampler-sm120" not in applicable(SM120_030, env={"VLLM_USE_FLASHINFER_SAMPLER": "0"})
-    assert "flashinfer-sampler-sm120" not in applicable(SM120_NIGHTLY, env={}), "nightly falls back by itself"
-    assert "flashinfer-sampler-sm120" not in applicable(GPU_LEGACY, env={}), "only sm120"
+def test_flashinfer_sampler_expectation_follows_version_toolkit_and_env_on_sm120():
+    old_cuda = Stack(packages=SM120_030.packages, cuda_toolkit="12.8", gpus=BLACKWELL)
+    assert "flashinfer-sampler-sm120" in applicable(old_cuda, env={})
+    assert "flashinfer-sampler-sm120" not in applicable(old_cuda, env={"VLLM_USE_FLASHINFER_SAMPLER": "0"})
+    assert "flashinfer-sampler-sm120" not in applicable(SM120_030, env={}), "CUDA 13: FlashInfer targets sm120"
+    assert "flashinfer-sampler-jit-sm120" in applicable(SM120_030, env={})
+    assert not {i for i in applicable(GPU_LEGACY, env={}) if i.startswith("flashinfer")}, "only sm120"
 
 
 def test_nightly_version_counts_as_inside_open_ranges():
     quantized_qk = {"quant_method": "gptq", "quantized_attention": True}
-    assert applicable(SM120_NIGHTLY, quantization=quantized_qk) == {"vllm-modules-in-block-missing"}
+    card_env = {"VLLM_USE_FLASHINFER_SAMPLER": "0"}
+    assert applicable(SM120_NIGHTLY, quantization=quantized_qk, env=card_env) == {"vllm-modules-in-block-missing"}
 
 
 def test_an_mlp_only_checkpoint_without_modules_in_block_does_not_expect_the_fused_qkv_error():

@@ -106,6 +106,13 @@ def test_env_conditions_read_unset_as_none(tmp_path: Path):
     assert not forced.applies(stack(), env={"VLLM_USE_FLASHINFER_SAMPLER": "0"})
 
 
+def test_env_conditions_may_list_the_values_that_apply(tmp_path: Path):
+    unset_or_forced = entry(tmp_path, env={"VLLM_USE_FLASHINFER_SAMPLER": [None, "1"]})
+    assert unset_or_forced.applies(stack(), env={}) is True
+    assert unset_or_forced.applies(stack(), env={"VLLM_USE_FLASHINFER_SAMPLER": "1"}) is True
+    assert unset_or_forced.applies(stack(), env={"VLLM_USE_FLASHINFER_SAMPLER": "0"}) is False
+
+
 def test_applicable_asks_only_the_entries_named(tmp_path: Path):
     registry = registry_of(tmp_path, ENTRY, ENTRY | {"id": "y"}, ENTRY | {"id": "z", "affected": {"vllm": "<0.1"}})
     assert [i.id for i in registry.applicable(["y", "z"], stack())] == ["y"]
@@ -252,3 +259,35 @@ def test_a_registry_keeps_its_behaviours():
     behaviour = {"id": "flashinfer-sampler-fallback", "log": "Falling back"}
     assert Registry([], [behaviour]).behaviours == [behaviour]
     assert Registry([]).behaviours == []
+
+
+CASES = [
+    {"affected": {"vllm": "<0.33"}, "hardware": {"cuda_toolkit": "<12.9"}},
+    {"affected": {"vllm": ">=0.33"}, "hardware": {"cuda_toolkit": "<12.8"}},
+]
+
+
+@pytest.mark.parametrize(
+    ("vllm", "cuda", "applies"),
+    [("0.32.0", "12.8", True), ("0.32.0", "12.9", False), ("0.33.0", "12.6", True), ("0.33.0", "12.8", False)],
+)
+def test_an_entry_with_cases_applies_when_one_case_holds(tmp_path: Path, vllm: str, cuda: str, applies: bool):
+    issue = entry(tmp_path, affected={"vllm": ">=0.31"}, hardware={"device": "cuda"}, cases=CASES)
+    assert issue.applies(stack(vllm, gpus=RTX5090, cuda_toolkit=cuda)) is applies
+    assert issue.applies(stack("0.30.0", gpus=RTX5090, cuda_toolkit="12.8")) is False, "the entry's own range first"
+
+
+def test_cpu_conditions_inside_a_case_make_the_entry_cpu_specific(tmp_path: Path):
+    assert entry(tmp_path, cases=[{"hardware": {"cpu_lacks": ["avx512f"]}}]).cpu_specific
+    assert not entry(tmp_path, cases=CASES).cpu_specific
+
+
+def test_a_case_or_behaviour_that_cannot_be_judged_is_refused_at_load(tmp_path: Path):
+    with pytest.raises(QcompatError, match="issue x: a case: hardware.cpu_has names"):
+        entry(tmp_path, cases=[{"hardware": {"cpu_has": ["sse"]}}])
+    with pytest.raises(QcompatError, match="issue x: Invalid specifier"):
+        entry(tmp_path, cases=[{"affected": {"vllm": "<<1"}}])
+    with pytest.raises(QcompatError, match="behaviour b: Invalid specifier: .x."):
+        registry_of(tmp_path, ENTRY, behaviours=[{"id": "b", "cases": [{"hardware": {"cuda_toolkit": "x"}}]}])
+    with pytest.raises(QcompatError, match="behaviour b: Invalid specifier"):
+        registry_of(tmp_path, ENTRY, behaviours=[{"id": "b", "affected": {"vllm": "=<1"}}])

@@ -12,5 +12,5 @@ CHECKS: dict[str, list[str]] = {
         "vllm-modules-in-block-missing",
     ],
     # the card's serve command on a GPU, per VLLM_USE_FLASHINFER_SAMPLER setting
-    "gpu.flashinfer_sampler": ["flashinfer-sampler-sm120"],
+    "gpu.flashinfer_sampler": ["flashinfer-sampler-sm120", "flashinfer-sampler-forced-sm120", "flashinfer-sampler-jit-sm120"],
 }

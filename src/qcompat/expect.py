@@ -14,7 +14,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from qcompat.errors import QcompatError
-from qcompat.registry import CPU_CONDITIONS, KnownIssue, Registry, hardware_matches, versions_match
+from qcompat.registry import CPU_CONDITIONS, KnownIssue, Registry, hardware_matches, stack_matches
 from qcompat.stack import CPU_FLAGS, Cpu, Gpu, Stack
 
 PLANNED_PACKAGES = ("vllm", "transformers", "torch", "gptqmodel")
@@ -90,11 +90,19 @@ def plan(
     return Plan(stack, _env(env or []))
 
 
-def unknown_facts(issue: KnownIssue | dict[str, Any], stack: Stack) -> list[str]:
-    """What the plan leaves unknown that this entry's conditions need."""
-    affected = issue.affected if isinstance(issue, KnownIssue) else issue.get("affected", {})
-    hardware = issue.hardware if isinstance(issue, KnownIssue) else issue.get("hardware", {})
-    missing = [f"the {package} version" for package in affected if package not in stack.packages]
+def _conditions(entry: KnownIssue | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(entry, KnownIssue):
+        return {"affected": entry.affected, "hardware": entry.hardware, "cases": entry.cases}
+    return entry
+
+
+def unknown_facts(entry: KnownIssue | dict[str, Any], stack: Stack) -> list[str]:
+    """What the plan leaves unknown that this entry's conditions (its cases included) need."""
+    conditions = _conditions(entry)
+    parts = [conditions, *(conditions.get("cases") or [])]
+    affected = {package for part in parts for package in part.get("affected", {})}
+    hardware = {key for part in parts for key in part.get("hardware", {})}
+    missing = [f"the {package} version" for package in sorted(affected) if package not in stack.packages]
     if "compute_capability" in hardware and stack.gpus and not stack.compute_capability:
         missing.append("the GPU's compute capability (--gpu-cc)")
     if "cuda_toolkit" in hardware and stack.gpus and not (stack.cuda_toolkit or stack.cuda_runtime):
@@ -135,10 +143,6 @@ def expect(registry: Registry, planned: Plan, facts: dict[str, Any]) -> Expectat
         missing = unknown_facts(behaviour, stack)
         if missing and log:
             not_judged[behaviour["id"]] = missing
-        elif (
-            log
-            and versions_match(behaviour.get("affected", {}), stack)
-            and hardware_matches(behaviour.get("hardware", {}), stack)
-        ):
+        elif log and stack_matches(behaviour, stack):
             behaviours.append({**behaviour, "log": log})
     return Expectation(failures, behaviours, not_judged)

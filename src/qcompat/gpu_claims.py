@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qcompat.registry import KnownIssue, Registry, hardware_matches, versions_match
+from qcompat.registry import KnownIssue, Registry, stack_matches
 from qcompat.stack import Stack
 
 SAMPLER_ENV = "VLLM_USE_FLASHINFER_SAMPLER"
@@ -48,11 +48,8 @@ def sampler_expectation(
     log = None
     if not issues:
         for behaviour in registry.behaviours:
-            if (
-                behaviour["id"] == "flashinfer-sampler-fallback"
-                and versions_match(behaviour.get("affected", {}), stack)
-                and hardware_matches(behaviour.get("hardware", {}), stack)
-            ):
-                pattern = behaviour["log"].get(setting)
-                log = re.compile(pattern) if pattern else None
+            pattern = (behaviour.get("log") or {}).get(setting)
+            if pattern and behaviour["id"].startswith("flashinfer-sampler") and stack_matches(behaviour, stack):
+                log = re.compile(pattern)
+                break
     return SamplerExpectation(setting, issues, log)

@@ -83,6 +83,15 @@ def hardware_matches(hardware: dict[str, Any], stack: Stack) -> bool:
     return True
 
 
+def stack_matches(conditions: dict[str, Any], stack: Stack) -> bool:
+    """An entry's or behaviour's `affected` and `hardware` hold, and one of its `cases` (if it lists any):
+    each case is its own affected + hardware, for thresholds that move between releases."""
+    if not (versions_match(conditions.get("affected", {}), stack) and hardware_matches(conditions.get("hardware", {}), stack)):
+        return False
+    cases = conditions.get("cases") or []
+    return not cases or any(stack_matches(case, stack) for case in cases)
+
+
 @dataclass(frozen=True)
 class KnownIssue:
     id: str
@@ -93,31 +102,27 @@ class KnownIssue:
     signature: re.Pattern[str]
     hardware: dict[str, Any] = field(default_factory=dict)
     checkpoint: dict[str, Any] = field(default_factory=dict)
-    env: dict[str, str | None] = field(default_factory=dict)
+    env: dict[str, str | None | list[str | None]] = field(default_factory=dict)
     workaround: dict[str, Any] = field(default_factory=dict)
     links: dict[str, Any] = field(default_factory=dict)
     evidence: tuple[str, ...] = ()  # logs under fixtures/logs its signature must match (default: <id>.log)
+    cases: tuple[dict[str, Any], ...] = ()  # alternatives of affected + hardware; one must hold
 
     @property
     def cpu_specific(self) -> bool:
         """The entry names CPU conditions: a known failure of this CPU, not of the whole stack."""
-        return any(key in self.hardware for key in CPU_CONDITIONS)
+        return any(key in hardware for hardware in (self.hardware, *(c.get("hardware", {}) for c in self.cases))
+                   for key in CPU_CONDITIONS)  # fmt: skip
 
     def applies(
         self, stack: Stack, quantization: dict[str, Any] | None = None, env: dict[str, str] | None = None
     ) -> bool:
+        conditions = {"affected": self.affected, "hardware": self.hardware, "cases": self.cases}
         return (
-            self._versions_match(stack)
-            and self._hardware_matches(stack)
+            stack_matches(conditions, stack)
             and self._checkpoint_matches(quantization or {})
             and self._env_matches(env or {})
         )
-
-    def _versions_match(self, stack: Stack) -> bool:
-        return versions_match(self.affected, stack)
-
-    def _hardware_matches(self, stack: Stack) -> bool:
-        return hardware_matches(self.hardware, stack)
 
     def _checkpoint_matches(self, quantization: dict[str, Any]) -> bool:
         for key, wanted in self.checkpoint.items():
@@ -129,7 +134,11 @@ class KnownIssue:
         return True
 
     def _env_matches(self, env: dict[str, str]) -> bool:
-        return all(env.get(name) == wanted for name, wanted in self.env.items())
+        """Each variable has the value named, or one of the values listed (None: unset)."""
+        return all(
+            env.get(name) in wanted if isinstance(wanted, list) else env.get(name) == wanted
+            for name, wanted in self.env.items()
+        )
 
     def explains(self, phase: str, text: str) -> bool:
         return OBSERVED_PHASE[self.phase] == phase and self.signature.search(text) is not None
@@ -232,26 +241,34 @@ class Registry:
         return [self.issues[i] for i in among if self.issues[i].applies(stack, quantization, env)]
 
 
+def _validate_conditions(raw: dict[str, Any], where: str) -> None:
+    for spec in raw.get("affected", {}).values():
+        SpecifierSet(spec)
+    for key in ("compute_capability", "cuda_toolkit"):
+        if key in raw.get("hardware", {}):
+            SpecifierSet(raw["hardware"][key])
+    for key in ("cpu_has", "cpu_lacks"):
+        unknown = set(raw.get("hardware", {}).get(key, [])) - set(CPU_FLAGS)
+        if unknown:
+            raise QcompatError(
+                f"{where}: hardware.{key} names {sorted(unknown)}; the probe records {', '.join(CPU_FLAGS)}"
+            )
+
+
 def _issue(raw: dict[str, Any], path: Path) -> KnownIssue:
     where = f"{path}: issue {raw.get('id', '?')}"
     try:
         affected = {package: SpecifierSet(spec) for package, spec in raw["affected"].items()}
-        for key in ("compute_capability", "cuda_toolkit"):
-            if key in raw.get("hardware", {}):
-                SpecifierSet(raw["hardware"][key])
-        for key in ("cpu_has", "cpu_lacks"):
-            unknown = set(raw.get("hardware", {}).get(key, [])) - set(CPU_FLAGS)
-            if unknown:
-                raise QcompatError(
-                    f"{where}: hardware.{key} names {sorted(unknown)}; the probe records {', '.join(CPU_FLAGS)}"
-                )
+        _validate_conditions(raw, where)
+        for case in raw.get("cases", []):
+            _validate_conditions(case, f"{where}: a case")
         if raw["phase"] not in PHASES:
             raise QcompatError(f"{where}: phase {raw['phase']!r} is not one of {', '.join(PHASES)}")
         return KnownIssue(
             id=raw["id"], title=raw["title"], component=raw["component"], affected=affected, phase=raw["phase"],
             signature=re.compile(raw["signature"]), hardware=raw.get("hardware", {}), checkpoint=raw.get("checkpoint", {}),
             env=raw.get("env", {}), workaround=raw.get("workaround", {}), links=raw.get("links", {}),
-            evidence=tuple(raw.get("evidence", ())),
+            evidence=tuple(raw.get("evidence", ())), cases=tuple(raw.get("cases", ())),
         )  # fmt: skip
     except KeyError as missing:
         raise QcompatError(f"{where}: missing {missing}") from None
@@ -267,7 +284,16 @@ def load_registry(path: Path | None = None) -> Registry:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise QcompatError(f"{path}: {exc}") from None
-    return Registry([_issue(raw, path) for raw in data["issues"]], data.get("behaviours", []))
+    behaviours = data.get("behaviours", [])
+    for behaviour in behaviours:
+        where = f"{path}: behaviour {behaviour.get('id', '?')}"
+        try:
+            _validate_conditions(behaviour, where)
+            for case in behaviour.get("cases", []):
+                _validate_conditions(case, f"{where}: a case")
+        except InvalidSpecifier as exc:
+            raise QcompatError(f"{where}: {exc}") from None
+    return Registry([_issue(raw, path) for raw in data["issues"]], behaviours)
 
 
 @functools.cache
