@@ -48,14 +48,15 @@ COVERAGE = "coverage==7.17.5"  # the mutation driver's test selection: which sel
 def mutation(session: nox.Session) -> None:
     """Mutation score of the verdict logic's selftests; minutes of CPU, so not part of `-t cpu`.
 
-    nox -s mutation [-- src/qcompat/MODULE.py ...] [--jobs N] [--min-score 90]; results/mutation.json lists each mutant.
+    nox -s mutation [-- src/qcompat/MODULE.py ...] [--jobs N] [--min-score 90]
+    results/mutation/mutants.json lists each mutant (a folder apart: `qcompat report` reads results/*.json).
     """
     _install_locked(session, "qcompat")
     stack = locks.stack_for(STACKS, "qcompat", _device())
     session.install(COVERAGE, "--exclude-newer", stack.exclude_newer())
     modules = [a for a in session.posargs if a.endswith(".py")] or [f"src/qcompat/{m}.py" for m in MUTATED]
     options = [a for a in session.posargs if not a.endswith(".py")]
-    session.run("python", "-m", "selftests.mutation", *modules, "--json", "results/mutation.json", *options)
+    session.run("python", "-m", "selftests.mutation", *modules, "--json", "results/mutation/mutants.json", *options)
 
 
 NIGHTLY_INDEX = "https://wheels.vllm.ai/nightly/{cuda}"
