@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from qcompat.errors import QcompatError
+from qcompat.expect import PLANNED_PACKAGES
 from qcompat.fixtures import tiny_int4
 
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
@@ -31,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         "expect", help="what the known-issue registry expects of a checkpoint on a stack you plan, before installing"
     )
     expect.add_argument("--checkpoint", default=None, help="checkpoint directory (default: the tiny INT4)")
-    for package in ("vllm", "transformers", "torch", "gptqmodel"):
+    for package in PLANNED_PACKAGES:
         expect.add_argument(f"--{package}", metavar="VERSION", help=f"planned {package} version")
     expect.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when --gpu-cc or --cuda is given")
     expect.add_argument("--gpu-cc", metavar="MAJOR.MINOR", help="the GPU's compute capability (RTX 5090: 12.0)")
@@ -81,7 +82,7 @@ def _expect(args: argparse.Namespace) -> int:
     from qcompat.stack import probe
 
     checkpoint = read_checkpoint(args.checkpoint or tiny_int4())
-    versions = {name: getattr(args, name) for name in ("vllm", "transformers", "torch", "gptqmodel")}
+    versions = {name: getattr(args, name) for name in PLANNED_PACKAGES}
     planned = plan(versions, device=args.device, gpu_cc=args.gpu_cc, cuda=args.cuda, cpu_flags=args.cpu_flags,
                    env=args.env, machine=probe())  # fmt: skip
     facts = checkpoint_facts(checkpoint)
