@@ -86,7 +86,10 @@ def hardware_matches(hardware: dict[str, Any], stack: Stack) -> bool:
 def stack_matches(conditions: dict[str, Any], stack: Stack) -> bool:
     """An entry's or behaviour's `affected` and `hardware` hold, and one of its `cases` (if it lists any):
     each case is its own affected + hardware, for thresholds that move between releases."""
-    if not (versions_match(conditions.get("affected", {}), stack) and hardware_matches(conditions.get("hardware", {}), stack)):
+    if not (
+        versions_match(conditions.get("affected", {}), stack)
+        and hardware_matches(conditions.get("hardware", {}), stack)
+    ):
         return False
     cases = conditions.get("cases") or []
     return not cases or any(stack_matches(case, stack) for case in cases)
