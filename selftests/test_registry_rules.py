@@ -11,7 +11,15 @@ import pytest
 import yaml
 
 from qcompat.errors import QcompatError
-from qcompat.registry import Registry, checkpoint_facts, judge, load_registry, root_cause, versions_match
+from qcompat.registry import (
+    Registry,
+    checkpoint_facts,
+    hardware_matches,
+    judge,
+    load_registry,
+    root_cause,
+    versions_match,
+)
 from qcompat.stack import Cpu, Gpu, Stack
 
 ENTRY = {"id": "x", "title": "t", "component": "vllm", "affected": {"vllm": ">=0.27,<0.28"}, "phase": "startup",
@@ -243,6 +251,8 @@ def test_an_entry_that_does_not_apply_answers_false(tmp_path: Path, conditions: 
     quantization = {"quant_method": "gptq", "dynamic": {"-:x": {}}}
     assert entry(tmp_path, **conditions).applies(probed, quantization, {}) is False
     assert entry(tmp_path).applies(probed, quantization, {}) is True
+    if "hardware" in conditions:
+        assert hardware_matches(conditions["hardware"], probed) is False
 
 
 def test_a_native_fatal_check_beats_an_exception_line_outside_any_traceback():
