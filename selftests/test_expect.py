@@ -11,6 +11,8 @@ from qcompat.cli import main
 from selftests.support.planting import edit_quantization
 
 CUDA_033 = ["--vllm", "0.33.0", "--transformers", "5.19.0", "--device", "cuda", "--gpu-cc", "12.0"]
+# CPU plans name their flags: left out, they are this machine's, and an AVX2-only one adds vllm-cpu-avx2-no-wna16.
+AVX512 = ["--device", "cpu", "--cpu-flags", "avx2,avx512f"]
 
 
 def expected(capsys, *argv: str) -> tuple[int, set[str]]:
@@ -20,7 +22,7 @@ def expected(capsys, *argv: str) -> tuple[int, set[str]]:
 
 
 def test_vllm_below_0_28_with_transformers_5_15_names_the_ambiguous_head_dim_error_and_its_workaround(capsys):
-    assert main(["expect", "--vllm", "0.25.0", "--transformers", "5.16.1", "--device", "cpu"]) == 1
+    assert main(["expect", "--vllm", "0.25.0", "--transformers", "5.16.1", *AVX512]) == 1
     out = capsys.readouterr().out
     assert "known failure: vllm-ambiguous-per-layer-head-dim (at config)" in out
     assert "workaround: pins vllm>=0.28; alternative transformers==5.14.1" in out
@@ -28,7 +30,7 @@ def test_vllm_below_0_28_with_transformers_5_15_names_the_ambiguous_head_dim_err
 
 
 def test_the_same_vllm_with_transformers_5_14_expects_nothing(capsys):
-    assert main(["expect", "--vllm", "0.25.0", "--transformers", "5.14.1", "--device", "cpu"]) == 0
+    assert main(["expect", "--vllm", "0.25.0", "--transformers", "5.14.1", *AVX512]) == 0
     assert capsys.readouterr().out.rstrip().endswith("no known issue expected")
 
 
@@ -51,7 +53,7 @@ def test_an_mlp_only_checkpoint_without_modules_in_block_does_not_get_the_fused_
 
 
 def test_an_entry_needing_what_the_plan_leaves_out_is_not_judged(capsys):
-    assert main(["expect", "--vllm", "0.25.0", "--device", "cpu"]) == 0
+    assert main(["expect", "--vllm", "0.25.0", *AVX512]) == 0
     out = capsys.readouterr().out
     assert "not judged: vllm-ambiguous-per-layer-head-dim: the plan does not say the transformers version" in out
     assert "no known failure among the entries judged" in out
