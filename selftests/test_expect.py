@@ -108,3 +108,10 @@ def test_a_toolkit_too_old_for_flashinfer_expects_the_fallback_unset_and_a_failu
 
 def test_vllm_0_33_accepts_cuda_12_8_for_sm120_so_the_jit_failure_is_expected_there(capsys):
     assert expected(capsys, *CUDA_033, "--cuda", "12.8") == (1, {"flashinfer-sampler-jit-sm120"})
+
+
+def test_a_gpu_plan_without_compute_capability_leaves_the_sm120_entries_and_behaviours_not_judged(capsys):
+    assert main(["expect", "--vllm", "0.33.0", "--transformers", "5.19.0", "--device", "cuda", "--cuda", "12.6"]) == 0
+    out = capsys.readouterr().out
+    assert "not judged: flashinfer-sampler-fallback: the plan does not say the GPU's compute capability" in out
+    assert "not judged: flashinfer-sampler-forced-sm120" in out and "expected behaviour" not in out

@@ -14,7 +14,8 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from qcompat.errors import QcompatError
-from qcompat.registry import CPU_CONDITIONS, KnownIssue, Registry, hardware_matches, stack_matches
+from qcompat.gpu_claims import SAMPLER_ENV
+from qcompat.registry import CPU_CONDITIONS, KnownIssue, Registry
 from qcompat.stack import CPU_FLAGS, Cpu, Gpu, Stack
 
 PLANNED_PACKAGES = ("vllm", "transformers", "torch", "gptqmodel")
@@ -90,15 +91,9 @@ def plan(
     return Plan(stack, _env(env or []))
 
 
-def _conditions(entry: KnownIssue | dict[str, Any]) -> dict[str, Any]:
-    if isinstance(entry, KnownIssue):
-        return {"affected": entry.affected, "hardware": entry.hardware, "cases": entry.cases}
-    return entry
-
-
 def unknown_facts(entry: KnownIssue | dict[str, Any], stack: Stack) -> list[str]:
     """What the plan leaves unknown that this entry's conditions (its cases included) need."""
-    conditions = _conditions(entry)
+    conditions = entry.conditions if isinstance(entry, KnownIssue) else entry
     parts = [conditions, *(conditions.get("cases") or [])]
     affected = {package for part in parts for package in part.get("affected", {})}
     hardware = {key for part in parts for key in part.get("hardware", {})}
@@ -123,26 +118,20 @@ class Expectation:
         return 1 if self.failures else 0
 
 
-SAMPLER_ENV = "VLLM_USE_FLASHINFER_SAMPLER"
-
-
 def expect(registry: Registry, planned: Plan, facts: dict[str, Any]) -> Expectation:
     stack, env = planned.stack, planned.env
     failures, not_judged = [], {}
     for issue in registry.issues.values():
         missing = unknown_facts(issue, stack)
         if missing:
-            if hardware_matches({k: v for k, v in issue.hardware.items() if k == "device"}, stack):
+            if issue.hardware.get("device", "any") in ("any", stack.device):
                 not_judged[issue.id] = missing
         elif issue.applies(stack, facts, env):
             failures.append(issue)
     setting = env.get(SAMPLER_ENV, "unset")
-    behaviours = []
     for behaviour in registry.behaviours:
-        log = (behaviour.get("log") or {}).get(setting)
         missing = unknown_facts(behaviour, stack)
-        if missing and log:
+        if missing and setting in (behaviour.get("log") or {}):
             not_judged[behaviour["id"]] = missing
-        elif log and stack_matches(behaviour, stack):
-            behaviours.append({**behaviour, "log": log})
+    behaviours = [{**behaviour, "log": log} for behaviour, log in registry.expected_logs(stack, setting)]
     return Expectation(failures, behaviours, not_judged)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qcompat.registry import KnownIssue, Registry, stack_matches
+from qcompat.registry import KnownIssue, Registry
 from qcompat.stack import Stack
 
 SAMPLER_ENV = "VLLM_USE_FLASHINFER_SAMPLER"
@@ -45,11 +45,5 @@ def sampler_expectation(
 ) -> SamplerExpectation:
     env = sampler_env(setting)
     issues = registry.applicable(among, stack, quantization, env)
-    log = None
-    if not issues:
-        for behaviour in registry.behaviours:
-            pattern = (behaviour.get("log") or {}).get(setting)
-            if pattern and behaviour["id"].startswith("flashinfer-sampler") and stack_matches(behaviour, stack):
-                log = re.compile(pattern)
-                break
-    return SamplerExpectation(setting, issues, log)
+    logs = [] if issues else registry.expected_logs(stack, setting)
+    return SamplerExpectation(setting, issues, re.compile(logs[0][1]) if logs else None)

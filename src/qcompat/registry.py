@@ -112,6 +112,11 @@ class KnownIssue:
     cases: tuple[dict[str, Any], ...] = ()  # alternatives of affected + hardware; one must hold
 
     @property
+    def conditions(self) -> dict[str, Any]:
+        """What stack_matches reads, as a behaviour holds it."""
+        return {"affected": self.affected, "hardware": self.hardware, "cases": self.cases}
+
+    @property
     def cpu_specific(self) -> bool:
         """The entry names CPU conditions: a known failure of this CPU, not of the whole stack."""
         return any(key in hardware for hardware in (self.hardware, *(c.get("hardware", {}) for c in self.cases))
@@ -120,9 +125,8 @@ class KnownIssue:
     def applies(
         self, stack: Stack, quantization: dict[str, Any] | None = None, env: dict[str, str] | None = None
     ) -> bool:
-        conditions = {"affected": self.affected, "hardware": self.hardware, "cases": self.cases}
         return (
-            stack_matches(conditions, stack)
+            stack_matches(self.conditions, stack)
             and self._checkpoint_matches(quantization or {})
             and self._env_matches(env or {})
         )
@@ -238,6 +242,14 @@ class Registry:
     def __getitem__(self, issue_id: str) -> KnownIssue:
         return self.issues[issue_id]
 
+    def expected_logs(self, stack: Stack, setting: str) -> list[tuple[dict[str, Any], str]]:
+        """Behaviours that hold on `stack`, each with the log line (a regex) it prints for a sampler `setting`."""
+        return [
+            (behaviour, behaviour["log"][setting])
+            for behaviour in self.behaviours
+            if setting in (behaviour.get("log") or {}) and stack_matches(behaviour, stack)
+        ]
+
     def applicable(
         self, among: list[str], stack: Stack, quantization: dict | None = None, env: dict | None = None
     ) -> list[KnownIssue]:
@@ -245,6 +257,7 @@ class Registry:
 
 
 def _validate_conditions(raw: dict[str, Any], where: str) -> None:
+    """Every specifier parses and every CPU flag is one the probe records, in the cases too."""
     for spec in raw.get("affected", {}).values():
         SpecifierSet(spec)
     for key in ("compute_capability", "cuda_toolkit"):
@@ -256,6 +269,8 @@ def _validate_conditions(raw: dict[str, Any], where: str) -> None:
             raise QcompatError(
                 f"{where}: hardware.{key} names {sorted(unknown)}; the probe records {', '.join(CPU_FLAGS)}"
             )
+    for case in raw.get("cases", []):
+        _validate_conditions(case, f"{where}: a case")
 
 
 def _issue(raw: dict[str, Any], path: Path) -> KnownIssue:
@@ -263,8 +278,6 @@ def _issue(raw: dict[str, Any], path: Path) -> KnownIssue:
     try:
         affected = {package: SpecifierSet(spec) for package, spec in raw["affected"].items()}
         _validate_conditions(raw, where)
-        for case in raw.get("cases", []):
-            _validate_conditions(case, f"{where}: a case")
         if raw["phase"] not in PHASES:
             raise QcompatError(f"{where}: phase {raw['phase']!r} is not one of {', '.join(PHASES)}")
         return KnownIssue(
@@ -292,8 +305,6 @@ def load_registry(path: Path | None = None) -> Registry:
         where = f"{path}: behaviour {behaviour.get('id', '?')}"
         try:
             _validate_conditions(behaviour, where)
-            for case in behaviour.get("cases", []):
-                _validate_conditions(case, f"{where}: a case")
         except InvalidSpecifier as exc:
             raise QcompatError(f"{where}: {exc}") from None
     return Registry([_issue(raw, path) for raw in data["issues"]], behaviours)
