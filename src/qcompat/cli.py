@@ -1,4 +1,4 @@
-"""qcompat inspect | expect | report | gate: exit 0 ok, 1 checks failed, 2 unusable input or environment."""
+"""qcompat inspect | expect | report | gate | sweep-table: exit 0 ok, 1 checks failed, 2 unusable input or environment."""
 
 from __future__ import annotations
 
@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     gate = commands.add_parser("gate", help="exit 1 on any new failure, unexpected pass or missing required session")
     gate.add_argument("results", nargs="?", default="results")
     gate.add_argument("--require", default="", help="comma-separated sessions that must have run")
+    sweep = commands.add_parser("sweep-table", help="the release sweep's table (nox -s sweep), for the model card")
+    sweep.add_argument("results", nargs="?", default="results/sweep", help="directory of one <release>.json each")
+    sweep.add_argument("--write", metavar="FILE", help="also write the table there")
     not_run = commands.add_parser("record-not-run", help="write a session's results saying why it could not run here")
     not_run.add_argument("--session", required=True)
     not_run.add_argument("--reason", required=True)
@@ -129,6 +132,22 @@ def _gate(args: argparse.Namespace) -> int:
     return EXIT_FAILED if reasons else EXIT_OK
 
 
+def _sweep_table(args: argparse.Namespace) -> int:
+    from qcompat import sweep
+    from qcompat.registry import default_registry
+
+    registry = default_registry()
+    swept = sweep.releases(Path(args.results))
+    table = sweep.markdown(swept, registry)
+    print(table, end="")
+    if args.write:
+        Path(args.write).write_text(table)
+    reasons = sweep.disagreements(swept, registry)
+    for reason in reasons:
+        print(f"sweep: {reason}")
+    return EXIT_FAILED if reasons else EXIT_OK
+
+
 def _record_not_run(args: argparse.Namespace) -> int:
     from qcompat import results
     from qcompat.stack import probe
@@ -140,7 +159,14 @@ def _record_not_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"inspect": _inspect, "expect": _expect, "report": _report, "gate": _gate, "record-not-run": _record_not_run}
+COMMANDS = {
+    "inspect": _inspect,
+    "expect": _expect,
+    "report": _report,
+    "gate": _gate,
+    "sweep-table": _sweep_table,
+    "record-not-run": _record_not_run,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

