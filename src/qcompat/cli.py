@@ -1,4 +1,4 @@
-"""qcompat inspect | expect | report | gate | sweep-table: exit 0 ok, 1 checks failed, 2 unusable input or environment."""
+"""qcompat inspect | expect | report | gate | provenance | sweep-table: exit 0 ok, 1 checks failed, 2 unusable input or environment."""
 
 from __future__ import annotations
 
@@ -47,6 +47,15 @@ def _parser() -> argparse.ArgumentParser:
     gate = commands.add_parser("gate", help="exit 1 on any new failure, unexpected pass or missing required session")
     gate.add_argument("results", nargs="?", default="results")
     gate.add_argument("--require", default="", help="comma-separated sessions that must have run")
+    provenance = commands.add_parser(
+        "provenance", help="check each registry entry's claims in the vendor's released wheels (downloads them)"
+    )
+    provenance.add_argument("--registry", default=None, help="default: the shipped fixtures/known_issues.yaml")
+    provenance.add_argument("--replay", metavar="RECORD", help="check offline against a record's excerpts")
+    provenance.add_argument(
+        "--write", metavar="RECORD", help="write what was found (fixtures/known_issues.provenance.yaml)"
+    )
+    provenance.add_argument("--cache", default=None, help="where wheels are kept (default: ~/.cache/qcompat/wheels)")
     sweep = commands.add_parser("sweep-table", help="the release sweep's table (nox -s sweep), for the model card")
     sweep.add_argument("results", nargs="?", default="results/sweep", help="directory of one <release>.json each")
     sweep.add_argument("--write", metavar="FILE", help="also write the table there")
@@ -132,6 +141,35 @@ def _gate(args: argparse.Namespace) -> int:
     return EXIT_FAILED if reasons else EXIT_OK
 
 
+def _provenance(args: argparse.Namespace) -> int:
+    from qcompat import provenance
+    from qcompat.fixtures import fixtures_dir
+
+    path = Path(args.registry) if args.registry else fixtures_dir() / "known_issues.yaml"
+    raw = provenance.load_raw(path)
+    if args.replay:
+        source = provenance.Recorded(provenance.load_raw(Path(args.replay)))
+    else:
+        from qcompat.wheels import PyPI
+
+        source = PyPI(Path(args.cache) if args.cache else None)
+    reports = provenance.check_registry(raw, source, progress=lambda m: print(m, file=sys.stderr))
+    failures = [line for report in reports for line in report.failures()]
+    for report in reports:
+        checked = sorted({f"{f.check.claim.package} {f.check.version}" for f in report.findings})
+        status = "FAILED" if report.failures() else "ok"
+        print(f"{status:6} {report.entry['id']}: {len(report.findings)} checks in {', '.join(checked) or 'no wheel'}")
+    for line in failures:
+        print(f"provenance: {line}")
+    if args.write:
+        import yaml
+
+        data = provenance.record(reports, source, str(path.name))
+        Path(args.write).write_text(yaml.safe_dump(data, sort_keys=False, width=120, allow_unicode=True))
+        print(f"provenance: recorded in {args.write}")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
 def _sweep_table(args: argparse.Namespace) -> int:
     from qcompat import sweep
     from qcompat.registry import default_registry
@@ -164,6 +202,7 @@ COMMANDS = {
     "expect": _expect,
     "report": _report,
     "gate": _gate,
+    "provenance": _provenance,
     "sweep-table": _sweep_table,
     "record-not-run": _record_not_run,
 }

