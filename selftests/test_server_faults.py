@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -13,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from qcompat.engines.server import Server, ServerError, ServerSpec
+from qcompat.errors import QcompatError
 
 FAULT_SERVER = Path(__file__).parent / "support" / "fault_server.py"
 
@@ -107,3 +112,90 @@ def test_the_log_starts_with_the_command_and_the_environment_it_ran_with(marker,
         first = server.log_text().splitlines()[0]
     assert first.startswith("$ env -u QCOMPAT_REMOVED QCOMPAT_PLANTED=1 ")
     assert first.endswith(f"healthy --marker {marker} --port {server.port}")
+
+
+KILLED_MID_RUN = """
+import sys, time
+from pathlib import Path
+from qcompat.engines.server import Server, ServerSpec
+
+def test_holds_a_server():
+    spec = ServerSpec([sys.executable, {fault!r}, "forks", "--marker", {marker!r}], Path({log!r}))
+    with Server(spec):
+        Path({ready!r}).write_text("up")
+        time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_pytest_killed_mid_run_leaves_no_server_or_child_behind(marker, tmp_path, signum):
+    ready = tmp_path / "ready"
+    test = tmp_path / "test_killed.py"
+    test.write_text(
+        KILLED_MID_RUN.format(fault=str(FAULT_SERVER), marker=marker, log=str(tmp_path / "s.log"), ready=str(ready))
+    )
+    pytest_run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", str(test), "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (ready.exists() and len(processes_with(marker)) == 2) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(processes_with(marker)) == 2, "the server and its grandchild are up"
+    pytest_run.send_signal(signum)
+    pytest_run.communicate(timeout=60)
+    assert processes_with(marker) == [], "a server outlived the pytest that started it"
+
+
+def test_a_second_server_on_a_held_device_is_refused_naming_the_holder(marker, tmp_path):
+    first = spec("healthy", marker, tmp_path)
+    first.exclusive = "cuda:0"
+    second = spec("healthy", marker, tmp_path)
+    second.exclusive, second.log_path = "cuda:0", tmp_path / "second.log"
+    with Server(first) as holder:
+        with pytest.raises(QcompatError) as refused:
+            Server(second).start()
+        assert str(refused.value) == (
+            f"cuda:0 is still held by the server started with {first.log_path} (pid {holder.process.pid}): "
+            "stop it before starting another on the same device"
+        )
+    with Server(second):  # free again once the holder stopped
+        pass
+
+
+FAKE_SMI = """#!/bin/sh
+cat "{holders}"
+"""
+
+
+@pytest.fixture
+def gpu_held_by(tmp_path, monkeypatch):
+    """A stand-in nvidia-smi on PATH listing the compute apps written to a file (empty: the GPU is free)."""
+    holders = tmp_path / "holders.csv"
+    smi = tmp_path / "bin" / "nvidia-smi"
+    smi.parent.mkdir()
+    smi.write_text(FAKE_SMI.format(holders=holders))
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{smi.parent}:{os.environ['PATH']}")
+    return holders
+
+
+def test_a_gpu_server_waits_for_the_gpu_and_names_who_still_holds_it(marker, tmp_path, gpu_held_by):
+    gpu_held_by.write_text("4242, python3, 20480\n")
+    held = spec("healthy", marker, tmp_path)
+    held.exclusive, held.device_free_timeout = "cuda", 2
+    start = time.monotonic()
+    with pytest.raises(ServerError) as raised, Server(held):
+        pass
+    assert 2 <= time.monotonic() - start < 15
+    assert raised.value.phase == "startup"
+    assert "the GPU is still held after 2 s by pid 4242 (python3, 20480 MiB)" in str(raised.value)
+
+
+def test_a_gpu_server_starts_once_the_previous_holder_lets_go(marker, tmp_path, gpu_held_by):
+    gpu_held_by.write_text("4242, python3, 20480\n")
+    threading.Timer(1.5, gpu_held_by.write_text, args=("",)).start()
+    freed = spec("healthy", marker, tmp_path)
+    freed.exclusive, freed.device_free_timeout = "cuda", 30
+    with Server(freed) as server:
+        assert server.alive()

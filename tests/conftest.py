@@ -39,6 +39,12 @@ def pytest_configure(config: pytest.Config) -> None:
     PYTEST_CONFIG[:] = [config]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start servers of their own run before those sharing the session's kept server, which stays up
+    from its first user to the end: on a GPU only one server fits (ServerSpec.exclusive refuses a second)."""
+    items.sort(key=lambda item: "serving" in getattr(item, "fixturenames", ()))
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     from qcompat.stack import probe
 

@@ -104,7 +104,7 @@ def serve(checkpoint: Path, prompts: list[str], stack: Stack, log_path: Path, ke
     expected = default_registry().applicable(CHECKS[among], stack, facts, env)
     if expected:
         progress(f"{checkpoint.name}: the registry expects {', '.join(i.id for i in expected)}")
-    server = Server(vllm.server_spec(checkpoint, args, env, log_path), progress=progress)
+    server = Server(vllm.server_spec(checkpoint, args, env, log_path, device=stack.device), progress=progress)
     progress(f"starting {' '.join(server.spec.command)}")
     try:
         server.__enter__()

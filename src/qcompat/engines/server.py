@@ -5,12 +5,15 @@ Knows nothing about vLLM: the command, env and health path come from the caller.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -46,6 +49,8 @@ class ServerSpec:
     startup_timeout: float = 600.0
     port: int | None = None  # default: a free port
     fatal_log: tuple[str, ...] = ()  # regexes: the server is dead even if its process lingers
+    exclusive: str | None = None  # a device only one server may hold at a time ("cuda"): a second start is refused
+    device_free_timeout: float = 60.0  # for "cuda": how long a start waits for other processes to free the GPU
 
 
 class Server:
@@ -72,6 +77,15 @@ class Server:
         self.stop()
 
     def start(self) -> None:
+        holder = next((s for s in LIVE if s.spec.exclusive and s.spec.exclusive == self.spec.exclusive), None)
+        if holder is not None:
+            raise QcompatError(
+                f"{self.spec.exclusive} is still held by the server started with {holder.spec.log_path} "
+                f"(pid {holder.process.pid}): stop it before starting another on the same device"
+            )
+        _install_cleanup()
+        if self.spec.exclusive == "cuda":
+            self._wait_for_free_gpu()
         self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.spec.log_path.open("wb")
         command = [*self.spec.command, self.spec.port_flag, str(self.port)]
@@ -89,6 +103,25 @@ class Server:
             start_new_session=True,  # its own process group, so stop() reaches every child
         )
         log.close()
+        LIVE.append(self)
+
+    def _wait_for_free_gpu(self) -> None:
+        """vLLM refuses to start when free memory is below its target, so a previous server's processes (an
+        engine core still exiting, another job's leftover) must be gone first; name them if they stay."""
+        deadline = time.monotonic() + self.spec.device_free_timeout
+        holders = gpu_holders()
+        while holders and time.monotonic() < deadline:
+            self._progress("waiting for the GPU: " + ", ".join(holders))
+            time.sleep(1)
+            holders = gpu_holders()
+        if holders:
+            raise ServerError(
+                "startup",
+                f"the GPU is still held after {self.spec.device_free_timeout:.0f} s by {', '.join(holders)}; "
+                "vLLM would refuse to start below its memory target",
+                self.spec.log_path,
+                "",
+            )
 
     def wait_healthy(self) -> None:
         deadline = self._started + self.spec.startup_timeout
@@ -161,6 +194,58 @@ class Server:
         deadline = time.monotonic() + 10
         while group_members(self.process.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
+        with contextlib.suppress(ValueError):
+            LIVE.remove(self)
+
+
+LIVE: list[Server] = []  # started and not yet stopped, in this process
+
+
+def stop_all(grace: float = 3.0) -> None:
+    for server in LIVE.copy():  # each stop() removes its server
+        server.stop(grace)
+
+
+def _on_signal(signum, frame) -> None:
+    """SIGTERM (a CI timeout or cancel) or SIGINT: stop every server's process group, then die of the signal."""
+    stop_all()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+_installed: list[bool] = []
+
+
+def _install_cleanup() -> None:
+    """Servers run in their own sessions, so no signal to pytest reaches them: stop them on exit and on signals.
+    SIGINT stays Python's (KeyboardInterrupt unwinds the fixtures that stop servers; exit stops the rest)."""
+    if _installed:
+        return
+    _installed.append(True)
+    atexit.register(stop_all)
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(signum) in (signal.SIG_DFL, None):
+                signal.signal(signum, _on_signal)
+
+
+def gpu_holders() -> list[str]:
+    """Other processes holding GPU memory, as nvidia-smi lists them ("pid 123 (python, 20480 MiB)"); none without
+    nvidia-smi."""
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return []
+    query = [smi, "--query-compute-apps=pid,process_name,used_memory", "--format=csv,noheader,nounits"]
+    try:
+        out = subprocess.run(query, capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    holders = []
+    for line in out.splitlines():
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) == 3 and fields[0].isdigit() and int(fields[0]) != os.getpid():  # not this process's torch
+            holders.append(f"pid {fields[0]} ({fields[1]}, {fields[2]} MiB)")
+    return holders
 
 
 def group_members(pgid: int) -> list[int]:

@@ -22,10 +22,15 @@ QUANTIZED_WEIGHT = re.compile(r"layers\.\d+\.([\w.]+)\.(qweight|qzeros|scales|g_
 
 
 def server_spec(
-    model: Path, args: list[str], env: dict[str, str | None], log_path: Path, startup_timeout: float = 900
-) -> ServerSpec:
+    model: Path, args: list[str], env: dict[str, str | None], log_path: Path, startup_timeout: float = 900,
+    device: str = "cpu",
+) -> ServerSpec:  # fmt: skip
+    """On a GPU the server holds the device alone: vLLM refuses to start below its memory utilization target."""
     command = [sys.executable, "-m", ENTRYPOINT, "--model", str(model), *args, "--host", "127.0.0.1"]
-    return ServerSpec(command, log_path, env=env, startup_timeout=startup_timeout, fatal_log=FATAL_STARTUP)
+    exclusive = device if device == "cuda" else None
+    return ServerSpec(
+        command, log_path, env=env, startup_timeout=startup_timeout, fatal_log=FATAL_STARTUP, exclusive=exclusive
+    )
 
 
 def client(base_url: str, timeout: float = 120):
