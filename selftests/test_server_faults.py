@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from qcompat.engines.server import Server, ServerError, ServerSpec
+from qcompat.engines.server import Server, ServerError, ServerSpec, process_cmdline, process_environ
 from qcompat.errors import QcompatError
 
 FAULT_SERVER = Path(__file__).parent / "support" / "fault_server.py"
@@ -199,3 +199,17 @@ def test_a_gpu_server_starts_once_the_previous_holder_lets_go(marker, tmp_path, 
     freed.exclusive, freed.device_free_timeout = "cuda", 30
     with Server(freed) as server:
         assert server.alive()
+
+
+def test_the_environment_and_command_line_a_server_really_had_are_read_from_proc(marker, tmp_path):
+    planted = spec("healthy", marker, tmp_path)
+    planted.env = {"VLLM_USE_FLASHINFER_SAMPLER": "0", "QCOMPAT_REMOVED": None}
+    os.environ["QCOMPAT_REMOVED"] = "inherited"
+    try:
+        with Server(planted) as server:
+            environ, cmdline = process_environ(server.process.pid), process_cmdline(server.process.pid)
+    finally:
+        del os.environ["QCOMPAT_REMOVED"]
+    assert environ["VLLM_USE_FLASHINFER_SAMPLER"] == "0"
+    assert "QCOMPAT_REMOVED" not in environ
+    assert cmdline == [*planted.command, "--port", str(server.port)]

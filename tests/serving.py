@@ -98,8 +98,10 @@ def serve(checkpoint: Path, prompts: list[str], stack: Stack, log_path: Path, ke
     # A fresh compile cache per server: vLLM 0.32's reload of a shared one fails and recompiles anyway.
     cache = Path(tempfile.mkdtemp(prefix="qcompat-vllm-cache-"))
     atexit.register(shutil.rmtree, cache, ignore_errors=True)
-    env = {**recipe["env"], "VLLM_CACHE_ROOT": str(cache), **(env_override or {})}
+    env = {**recipe["env"], "VLLM_CACHE_ROOT": str(cache), **vllm.INSPECTION, **(env_override or {})}
     args = _without(recipe["args"], "--host", "--port")  # the harness binds loopback on a free port
+    if "--dtype" not in args:  # the goldens are BF16, and the tiny's config says float16 (auto-round rewrites it)
+        args += ["--dtype", "bfloat16"]
     facts = checkpoint_facts(read_checkpoint(checkpoint))
     expected = default_registry().applicable(CHECKS[among], stack, facts, env)
     if expected:

@@ -59,3 +59,35 @@ def shard(root: Path, parts: int = 2) -> list[str]:
     )
     (root / WEIGHTS).unlink()
     return shards
+
+
+def quantize_attention_output(root: Path) -> list[str]:
+    """Pack every self_attn.o_proj as GPTQ INT4 (auto-round's RTN), as if attention had not been excluded: a
+    checkpoint that is no longer MLP-only and that vLLM still loads. Returns the quantized module names."""
+    import numpy as np
+
+    from qcompat.gptq import quantize_rtn_full_range
+
+    group = 128
+    quantized = []
+
+    def pack(entries: dict[str, Entry]) -> None:
+        for name in [n for n in entries if n.endswith("self_attn.o_proj.weight")]:
+            weight = entries.pop(name)
+            bits = np.frombuffer(weight.data, dtype=np.uint16).astype(np.uint32) << 16
+            values = bits.view(np.float32).reshape(weight.shape)
+            qweight, qzeros, scales, g_idx = quantize_rtn_full_range(values, group)
+            module = name.removesuffix(".weight")
+            for suffix, array, dtype in (("qweight", qweight, "I32"), ("qzeros", qzeros, "I32"),
+                                         ("scales", scales, "F16"), ("g_idx", g_idx, "I32")):  # fmt: skip
+                entries[f"{module}.{suffix}"] = Entry(dtype, array.shape, np.ascontiguousarray(array).tobytes())
+            quantized.append(module)
+
+    edit_tensors(root, pack)
+
+    def include_o_proj(config: dict) -> None:
+        config["dynamic"] = {k: v for k, v in config.get("dynamic", {}).items() if "o_proj" not in k}
+        config["modules_in_block_to_quantize"] = [[*config["modules_in_block_to_quantize"][0], "self_attn.o_proj"]]
+
+    edit_quantization(root, include_o_proj)
+    return quantized

@@ -24,8 +24,17 @@ def test_server_loads_gptq_kernels_for_the_mlp_only(vllm_server, notes):
     kernels = vllm.gptq_kernels(log)
     assert kernels, "no GPTQ linear kernel line in the startup log: the checkpoint was not loaded as GPTQ"
     notes.append("vLLM GPTQ kernels: " + ", ".join(f"{k} for {m}" for m, k in kernels.items()))
-    named = vllm.quantized_modules_named(log)
-    assert all(module.startswith("mlp.") for module in named), f"packed weights named outside the MLP: {sorted(named)}"
+    quantized = vllm.quantized_linears(log)
+    assert quantized is not None, "vLLM logged no model structure although the harness set VLLM_LOG_MODEL_INSPECTION=1"
+    assert quantized, "vLLM's model structure shows no quantized linear: the checkpoint was loaded unquantized"
+    outside = vllm.outside_mlp(quantized)
+    assert not outside, f"vLLM quantized linears outside the MLP: {', '.join(f'{p} ({quantized[p]})' for p in outside)}"
+
+
+def test_server_computes_in_bfloat16_as_the_goldens_were_made(vllm_server):
+    from qcompat.engines import vllm
+
+    assert vllm.served_dtype(vllm_server.log_text()) == "bfloat16", "vLLM's engine config line names another dtype"
 
 
 @pytest.mark.usefixtures("tiny_only")

