@@ -34,8 +34,8 @@ def test_tests_with_their_own_servers_run_before_the_kept_server_starts(tmp_path
     assert max(own) < min(kept), [t["test"] for t in order]
 
 
-def test_the_flashinfer_sampler_servers_start_before_the_cards_server(tmp_path):
+def test_the_flashinfer_sampler_servers_start_before_the_kept_server_measures_the_load(tmp_path):
     names = [t["test"].split("::")[1] for t in collected(tmp_path, "gpu")]
     samplers = [i for i, n in enumerate(names) if n.startswith("test_flashinfer_sampler_setting")]
     assert len(samplers) == 3
-    assert max(samplers) < names.index("test_server_runs_the_cards_exact_command_and_env")
+    assert max(samplers) < names.index("test_model_loads_in_about_11_gib")
