@@ -11,6 +11,7 @@ from tests.goldens import check_against_golden, stack_versions
 pytestmark = [pytest.mark.gpu, pytest.mark.transformers]
 
 MAX_NEW_TOKENS, TOP_K = 24, 5
+MLP_LINEARS = ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
 
 
 def test_bf16_base_greedy_on_cuda_matches_the_hf_golden(cuda, base_path, prompts, pytestconfig, notes):
@@ -30,7 +31,11 @@ def test_int4_greedy_on_cuda_matches_the_hf_golden(
         pytest.skip("not run: gptqmodel is not installed in this stack")
     from qcompat.engines import hf
 
-    results = hf.greedy(hf.load(checkpoint_path, device="cuda"), prompts, MAX_NEW_TOKENS, TOP_K)
+    loaded = hf.load(checkpoint_path, device="cuda")  # gptqmodel JIT-builds its CUDA kernels (nvcc) on first use
+    kernels = loaded.class_counts(MLP_LINEARS)
+    notes.append("gptqmodel CUDA kernels: " + ", ".join(f"{n} x {k}" for k, n in sorted(kernels.items())))
+    assert "Linear" not in kernels, f"MLP linears left unquantized on CUDA: {dict(kernels)}"
+    results = hf.greedy(loaded, prompts, MAX_NEW_TOKENS, TOP_K)
     check_against_golden(pytestconfig, results, engine="hf-int4-cuda", golden_engine="hf-int4", identity=checkpoint_identity,
                          stack=stack_versions("torch", "transformers", "gptqmodel"), max_new_tokens=MAX_NEW_TOKENS, top_k=TOP_K,
                          notes=notes)  # fmt: skip
