@@ -69,3 +69,18 @@ def test_every_replayed_log_is_named_by_its_root_cause_not_a_wrapper():
 def test_every_log_of_the_evidence_folder_is_replayed():
     logs = {path.relative_to(REPLAYS).as_posix() for path in REPLAYS.glob("*/*.log")}
     assert logs == {case["log"] for case in CASES}
+
+
+def test_interleaved_tracebacks_of_two_processes_are_named_by_the_one_that_failed_first():
+    """vLLM's processes write one log: the engine core's wrapper traceback may land inside the worker's. Lines of
+    the recorded AVX2 log, rearranged as two processes writing at once could leave them."""
+    lines = (REPLAYS / "2026-11-29-amd-epyc-avx2" / "stable-0.32.0-int4.log").read_text().splitlines()
+
+    def first(text: str, process: str) -> int:
+        return next(i for i, line in enumerate(lines) if line.startswith(process) and text in line)
+
+    worker_start, engine_start = first("Traceback", "(Worker"), first("Traceback", "(EngineCore")
+    worker = lines[worker_start : first("AttributeError: '_OpNamespace'", "(Worker") + 1]  # its first traceback
+    engine_core = lines[engine_start : first("RuntimeError: Worker failed", "(EngineCore") + 1]  # the wrapper
+    interleaved = "\n".join([worker[0], *engine_core, *worker[1:]])
+    assert root_cause(interleaved) == "AttributeError: '_OpNamespace' '_C' object has no attribute 'cpu_gemm_wna16'"

@@ -186,27 +186,45 @@ def _strip(line: str) -> str:
     return LOG_PREFIX.sub("", line.strip(), count=1).strip()
 
 
+PROCESS = re.compile(r"^\(([\w-]+ pid=\d+)\)")
+
+
 def root_cause(text: str) -> str:
     """The innermost error of a log, trimmed: what a failure is called in the matrix.
 
     Python prints a chain's innermost exception first, so the first exception line that ends a traceback is
     the root cause; a native fatal check (glog "Check failed") aborts before any traceback. Never a traceback
-    frame or a debug-context line (they are indented or not exception lines).
+    frame or a debug-context line (they are indented or not exception lines). Each vLLM process's lines
+    ("(EngineCore_DP0 pid=7) ...") are read apart, so tracebacks of two processes interleaved in one log stay
+    whole; the process whose traceback starts first names the failure (a worker's error, not the engine core's
+    or API server's wrappers of it).
     """
+    processes: dict[str, list[tuple[int, str]]] = {}
+    for number, line in enumerate(text.splitlines()):
+        process = PROCESS.match(line.strip())
+        processes.setdefault(process.group(1) if process else "", []).append((number, _strip(line)))
+    causes = [cause for lines in processes.values() if (cause := _first_error(lines))]
+    if causes:
+        return min(causes)[1][:300]
     lines = [_strip(line) for line in text.splitlines()]
-    in_traceback = False
-    for line in lines:
-        if TRACEBACK in line:
-            in_traceback = True
-        elif fatal := FATAL_CHECK.search(line):
-            return fatal.group(0)[:300]
-        elif in_traceback and EXCEPTION_LINE.match(line):
-            return line[:300]
     exceptions = [line for line in lines if EXCEPTION_LINE.match(line)]
     if exceptions:
         return exceptions[0][:300]
     errors = [line for line in lines if ERROR_LINE.search(line) and TRACEBACK not in line]
     return (errors[-1] if errors else (text.strip().splitlines() or ["(no output)"])[-1].strip())[:300]
+
+
+def _first_error(lines: list[tuple[int, str]]) -> tuple[int, str] | None:
+    """(where it started, text) of one process's first fatal check or traceback-ending exception."""
+    started = None
+    for number, line in lines:
+        if TRACEBACK in line:
+            started = number if started is None else started
+        elif fatal := FATAL_CHECK.search(line):
+            return number, fatal.group(0)
+        elif started is not None and EXCEPTION_LINE.match(line):
+            return started, line
+    return None
 
 
 def judge(
