@@ -134,3 +134,15 @@ def serve(checkpoint: Path, prompts: list[str], stack: Stack, log_path: Path, ke
         server.stop()
     serving.log = server.log_text()
     return serving
+
+
+def serve_each(
+    targets: dict[str, tuple[Path, dict]], prompts: list[str], stack: Stack, log_dir: Path
+) -> dict[str, Serving]:
+    """Each target (name -> checkpoint, server environment on CPU) served in turn, one server at a time, its
+    first requests sent, and judged."""
+    on_cpu = stack.device == "cpu"
+    return {
+        name: serve(path, prompts, stack, log_dir / f"vllm-{name}.log", env_override=env if on_cpu else {})
+        for name, (path, env) in targets.items()
+    }

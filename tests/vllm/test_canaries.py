@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from qcompat.fixtures import fixtures_dir
-from tests.serving import TINY_TARGETS, TORCH_LINEAR, Serving, serve
+from tests.serving import TINY_TARGETS, TORCH_LINEAR, Serving, serve_each
 
 pytestmark = [pytest.mark.vllm, pytest.mark.canary]
 
@@ -29,12 +29,7 @@ TARGETS = {  # name -> (checkpoint, server environment on CPU)
 
 @pytest.fixture(scope="module")
 def canaries(prompts, vllm_installed, log_dir) -> dict[str, Serving]:
-    """Each target served in turn (one server at a time), its first requests sent, and judged."""
-    on_cpu = vllm_installed.device == "cpu"
-    return {
-        name: serve(path, prompts, vllm_installed, log_dir / f"vllm-{name}.log", env_override=env if on_cpu else {})
-        for name, (path, env) in TARGETS.items()
-    }
+    return serve_each(TARGETS, prompts, vllm_installed, log_dir)
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.serving import TINY_TARGETS, Serving, serve
+from tests.serving import TINY_TARGETS, Serving, serve_each
 
 pytestmark = pytest.mark.sweep
 
 
 @pytest.fixture(scope="module")
 def served(prompts, vllm_installed, log_dir) -> dict[str, Serving]:
-    """Each embedded checkpoint served in turn (one server at a time) and its first requests sent."""
-    on_cpu = vllm_installed.device == "cpu"
-    return {
-        name: serve(path, prompts, vllm_installed, log_dir / f"vllm-{name}.log", env_override=env if on_cpu else {})
-        for name, (path, env) in TINY_TARGETS.items()
-    }
+    return serve_each(TINY_TARGETS, prompts, vllm_installed, log_dir)
 
 
 @pytest.mark.parametrize("target", TINY_TARGETS)
