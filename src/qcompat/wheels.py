@@ -27,6 +27,10 @@ ACCEPT = "application/vnd.pypi.simple.v1+json"  # PEP 691
 PYTHONS = ("abi3", "cp311", "py3", "none")
 
 
+class Unreachable(QcompatError):
+    """The index or a wheel could not be fetched: the environment is unusable, not the registry wrong."""
+
+
 def default_cache() -> Path:
     return Path(os.environ.get("QCOMPAT_WHEEL_CACHE") or Path.home() / ".cache" / "qcompat" / "wheels")
 
@@ -66,7 +70,7 @@ class PyPI:
                 with urllib.request.urlopen(request, timeout=60) as response:
                     self._files[project] = json.load(response)["files"]
             except (OSError, ValueError, KeyError) as exc:
-                raise QcompatError(f"cannot read the PyPI index of {project}: {exc}") from None
+                raise Unreachable(f"cannot read the PyPI index of {project}: {exc}") from None
         return self._files[project]
 
     def _wheels(self, project: str) -> dict[Version, Wheel]:
@@ -118,10 +122,10 @@ class PyPI:
                     out.write(chunk)
         except OSError as exc:
             partial.unlink(missing_ok=True)
-            raise QcompatError(f"cannot download {wheel.filename}: {exc}") from None
+            raise Unreachable(f"cannot download {wheel.filename}: {exc}") from None
         if digest.hexdigest() != wheel.sha256:
             partial.unlink(missing_ok=True)
-            raise QcompatError(f"{wheel.filename}: sha256 {digest.hexdigest()} is not the index's {wheel.sha256}")
+            raise Unreachable(f"{wheel.filename}: sha256 {digest.hexdigest()} is not the index's {wheel.sha256}")
         partial.rename(target)
         return target
 

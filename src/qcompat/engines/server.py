@@ -207,7 +207,7 @@ def stop_all(grace: float = 3.0) -> None:
 
 
 def _on_signal(signum, frame) -> None:
-    """SIGTERM (a CI timeout or cancel) or SIGINT: stop every server's process group, then die of the signal."""
+    """SIGTERM (a CI timeout or cancel) or SIGHUP: stop every server's process group, then die of the signal."""
     stop_all()
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
