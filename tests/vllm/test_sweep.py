@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.serving import TINY_TARGETS, Serving, serve_each
+from tests.serving import TINY_TARGETS, Serving, serve_each, served_greedy
 
 pytestmark = pytest.mark.sweep
 
@@ -22,3 +22,10 @@ def served(prompts, vllm_installed, log_dir) -> dict[str, Serving]:
 @pytest.mark.parametrize("target", TINY_TARGETS)
 def test_release_serves_as_the_registry_expects(target, served, record_verdict):
     record_verdict(served[target])
+
+
+@pytest.mark.parametrize("target", TINY_TARGETS)
+def test_release_completes_the_memorized_sentences(target, served, memorized):
+    """Serving is not enough: greedy output must be the sentences the tiny model memorized."""
+    produced = [g.prompt + g.text for g in served_greedy(served[target])]
+    assert produced == [sentence for _, sentence in memorized]
