@@ -178,6 +178,18 @@ def bits_8_in_config(root: Path) -> None:
     edit_quantization(root, lambda q: q.update(bits=8))
 
 
+def checkpoint_format_gptq_v2(root: Path) -> None:
+    edit_quantization(root, lambda q: q.update(checkpoint_format="gptq_v2"))
+
+
+def checkpoint_format_gptq_v2_without_modules_in_block(root: Path) -> None:
+    edit_quantization(root, lambda q: (q.update(checkpoint_format="gptq_v2"), q.pop("modules_in_block_to_quantize")))
+
+
+def checkpoint_format_unknown(root: Path) -> None:
+    edit_quantization(root, lambda q: q.update(checkpoint_format="marlin"))
+
+
 def no_quantization_config(root: Path) -> None:
     edit_config(root, lambda c: c.pop("quantization_config"))
     for name in ("quantization_config.json", "quantize_config.json"):
@@ -253,6 +265,9 @@ DEFECTS = {
     unknown_tensor: {"tensors.unexpected": 1},
     vision_embedder_in_f32: {"tensors.dtype": 1},
     bits_8_in_config: {"quant.settings": 1, "quant.matches_tensors": 18},
+    checkpoint_format_gptq_v2: {"quant.checkpoint_format": 1},
+    checkpoint_format_gptq_v2_without_modules_in_block: {"quant.checkpoint_format": 1, "quant.modules_in_block": 1},
+    checkpoint_format_unknown: {"quant.checkpoint_format": 1},
     no_quantization_config: {"quant.settings": 1},
     modules_in_block_lacks_down_proj: {"quant.modules_in_block": 1},
     dynamic_excludes_an_mlp_linear: {"quant.dynamic": 1},
@@ -369,6 +384,19 @@ def test_untied_embeddings_say_which_of_config_and_tensor_is_wrong(plant, found:
     plant(tiny_copy)
     (finding,) = [f for f in inspect_checkpoint(tiny_copy).findings if f.rule == "config.tied_embeddings"]
     assert finding.found == found
+
+
+def test_a_gptq_v2_export_is_named_with_what_a_standard_loader_does_to_it(tiny_copy: Path):
+    checkpoint_format_gptq_v2(tiny_copy)
+    (finding,) = [f for f in inspect_checkpoint(tiny_copy).findings if f.rule == "quant.checkpoint_format"]
+    assert (finding.expected, finding.found) == ("gptq (v1) or absent", "gptq_v2")
+    assert finding.message.startswith("checkpoint_format gptq_v2 is not GPTQ v1: gptqmodel's v2 stores zero points")
+    assert "every weight one quantization step off, silently" in finding.message
+
+
+def test_an_explicit_gptq_v1_format_is_accepted(tiny_copy: Path):
+    edit_quantization(tiny_copy, lambda q: q.update(checkpoint_format="gptq"))
+    assert "quant.checkpoint_format" not in error_rules(tiny_copy)
 
 
 def test_float16_stated_only_in_the_text_config_is_warned_about(tiny_copy: Path):

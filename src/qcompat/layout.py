@@ -19,6 +19,7 @@ RULES = {
     "config.layer_types": "full attention exactly on the profile's layers, with the global head dim and kv heads",
     "config.tied_embeddings": "embeddings are tied: tie_word_embeddings and no lm_head tensor",
     "quant.settings": "quant_method, bits, group size, sym and desc_act are the profile's",
+    "quant.checkpoint_format": "GPTQ v1 (checkpoint_format absent or gptq): zero points stored minus one",
     "quant.matches_tensors": "bits and group size in the config agree with the packed tensors' shapes",
     "quant.sources_agree": "config.json and quantization_config.json / quantize_config.json say the same",
     "quant.dynamic": "`dynamic` excludes every attention linear from quantization and no MLP linear",
@@ -165,6 +166,22 @@ def _quant_config_rules(ctx: Context) -> Iterator[Finding]:
                 expected=str(wanted[key]),
                 found=str(ctx.quant.get(key)),
             )
+    fmt = ctx.quant.get("checkpoint_format")
+    if fmt not in (None, "gptq"):
+        consequence = (
+            ": gptqmodel's v2 stores zero points as they are, v1 stores them minus one; vLLM's GPTQ loader never "
+            "reads checkpoint_format (0.32.0) and transformers leaves v2 to gptqmodel, so a standard loader reads "
+            "every weight one quantization step off, silently"
+            if fmt == "gptq_v2"
+            else ""
+        )
+        yield error(
+            "quant.checkpoint_format",
+            f"checkpoint_format {fmt} is not GPTQ v1{consequence}",
+            file=ctx.quant.source,
+            expected="gptq (v1) or absent",
+            found=str(fmt),
+        )
     for key, copies in quantconfig.disagreements(ctx.checkpoint.quant_sources).items():
         yield error(
             "quant.sources_agree",
