@@ -34,6 +34,11 @@ def test_quantization_is_4bit_group_128_symmetric_gptq(inspection):
     assert broken(inspection.findings, *test_quantization_is_4bit_group_128_symmetric_gptq.rules) == []
 
 
+@consults("quant.checkpoint_format")
+def test_packing_is_gptq_v1_as_standard_loaders_read_it(inspection):
+    assert broken(inspection.findings, *test_packing_is_gptq_v1_as_standard_loaders_read_it.rules) == []
+
+
 @consults("quant.matches_tensors")
 def test_quantization_config_matches_the_packed_tensors(inspection):
     assert broken(inspection.findings, *test_quantization_config_matches_the_packed_tensors.rules) == []
