@@ -15,6 +15,7 @@ from qcompat import provenance
 from qcompat.cli import main
 from qcompat.errors import QcompatError
 from qcompat.fixtures import fixtures_dir
+from qcompat.registry import read_yaml
 
 REGISTRY = fixtures_dir() / "known_issues.yaml"
 RECORD = fixtures_dir() / "known_issues.provenance.yaml"
@@ -22,12 +23,12 @@ RECORD = fixtures_dir() / "known_issues.provenance.yaml"
 
 @pytest.fixture(scope="module")
 def raw() -> dict:
-    return provenance.load_raw(REGISTRY)
+    return read_yaml(REGISTRY)
 
 
 @pytest.fixture(scope="module")
 def record() -> dict:
-    return provenance.load_raw(RECORD)
+    return read_yaml(RECORD)
 
 
 def entry(raw: dict, name: str) -> dict:

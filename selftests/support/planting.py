@@ -67,6 +67,7 @@ def quantize_attention_output(root: Path) -> list[str]:
     import numpy as np
 
     from qcompat.gptq import quantize_rtn_full_range
+    from qcompat.tensordata import as_float32
 
     group = 128
     quantized = []
@@ -74,8 +75,7 @@ def quantize_attention_output(root: Path) -> list[str]:
     def pack(entries: dict[str, Entry]) -> None:
         for name in [n for n in entries if n.endswith("self_attn.o_proj.weight")]:
             weight = entries.pop(name)
-            bits = np.frombuffer(weight.data, dtype=np.uint16).astype(np.uint32) << 16
-            values = bits.view(np.float32).reshape(weight.shape)
+            values = as_float32(np.frombuffer(weight.data, dtype=np.uint16), "BF16").reshape(weight.shape)
             qweight, qzeros, scales, g_idx = quantize_rtn_full_range(values, group)
             module = name.removesuffix(".weight")
             for suffix, array, dtype in (("qweight", qweight, "I32"), ("qzeros", qzeros, "I32"),

@@ -147,11 +147,12 @@ def _gate(args: argparse.Namespace) -> int:
 def _provenance(args: argparse.Namespace) -> int:
     from qcompat import provenance
     from qcompat.fixtures import fixtures_dir
+    from qcompat.registry import read_yaml
 
     path = Path(args.registry) if args.registry else fixtures_dir() / "known_issues.yaml"
-    raw = provenance.load_raw(path)
+    raw = read_yaml(path)
     if args.replay:
-        source = provenance.Recorded(provenance.load_raw(Path(args.replay)))
+        source = provenance.Recorded(read_yaml(Path(args.replay)))
     else:
         from qcompat.wheels import PyPI
 

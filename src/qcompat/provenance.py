@@ -16,10 +16,8 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
@@ -79,13 +77,6 @@ class Finding:
 
 def entries(raw: dict[str, Any]) -> list[dict[str, Any]]:
     return list(raw.get("issues", [])) + list(raw.get("behaviours", []))
-
-
-def load_raw(path: Path) -> dict[str, Any]:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise QcompatError(f"{path}: {exc}") from None
 
 
 def fingerprint(entry: dict[str, Any]) -> str:

@@ -199,14 +199,15 @@ def root_cause(text: str) -> str:
     whole; the process whose traceback starts first names the failure (a worker's error, not the engine core's
     or API server's wrappers of it).
     """
+    raw_lines = text.splitlines()
+    lines = [_strip(line) for line in raw_lines]
     processes: dict[str, list[tuple[int, str]]] = {}
-    for number, line in enumerate(text.splitlines()):
-        process = PROCESS.match(line.strip())
-        processes.setdefault(process.group(1) if process else "", []).append((number, _strip(line)))
-    causes = [cause for lines in processes.values() if (cause := _first_error(lines))]
+    for number, (raw, line) in enumerate(zip(raw_lines, lines)):
+        process = PROCESS.match(raw.strip())
+        processes.setdefault(process.group(1) if process else "", []).append((number, line))
+    causes = [cause for by_process in processes.values() if (cause := _first_error(by_process))]
     if causes:
         return min(causes)[1][:300]
-    lines = [_strip(line) for line in text.splitlines()]
     exceptions = [line for line in lines if EXCEPTION_LINE.match(line)]
     if exceptions:
         return exceptions[0][:300]
@@ -312,12 +313,17 @@ def _issue(raw: dict[str, Any], path: Path) -> KnownIssue:
         raise QcompatError(f"{where}: signature is not a regex ({exc})") from None
 
 
-def load_registry(path: Path | None = None) -> Registry:
-    path = path or fixtures_dir() / "known_issues.yaml"
+def read_yaml(path: Path) -> Any:
+    """The registry (or its provenance record) as data; an unreadable file or bad YAML is named."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise QcompatError(f"{path}: {exc}") from None
+
+
+def load_registry(path: Path | None = None) -> Registry:
+    path = path or fixtures_dir() / "known_issues.yaml"
+    data = read_yaml(path)
     behaviours = data.get("behaviours", [])
     for behaviour in behaviours:
         where = f"{path}: behaviour {behaviour.get('id', '?')}"

@@ -7,6 +7,7 @@ zipfile; nothing is installed or imported. Needs only the standard library and p
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import json
 import os
@@ -73,6 +74,7 @@ class PyPI:
                 raise Unreachable(f"cannot read the PyPI index of {project}: {exc}") from None
         return self._files[project]
 
+    @functools.cache  # noqa: B019  (one PyPI per run: the cache lives as long as it)
     def _wheels(self, project: str) -> dict[Version, Wheel]:
         found: dict[Version, tuple[int, Wheel]] = {}
         for entry in self._index(project):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -213,15 +214,10 @@ def _on_signal(signum, frame) -> None:
     os.kill(os.getpid(), signum)
 
 
-_installed: list[bool] = []
-
-
+@functools.cache
 def _install_cleanup() -> None:
     """Servers run in their own sessions, so no signal to pytest reaches them: stop them on exit and on signals.
     SIGINT stays Python's (KeyboardInterrupt unwinds the fixtures that stop servers; exit stops the rest)."""
-    if _installed:
-        return
-    _installed.append(True)
     atexit.register(stop_all)
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGHUP):
