@@ -1,7 +1,8 @@
-"""Reference maths of the GPTQ int4 format: packing, unpacking, dequantization (numpy only).
+"""Reference maths of the GPTQ format: packing, unpacking, dequantization (numpy only).
 
-qweight [in/8, out]: word (i, c) holds rows 8i..8i+7 of column c, row 8i+j in bits 4j..4j+3.
-qzeros [in/g, out/8]: word (k, i) holds columns 8i..8i+7 of group k the same way.
+4-bit: qweight [in/8, out]: word (i, c) holds rows 8i..8i+7 of column c, row 8i+j in bits 4j..4j+3.
+qzeros [in/g, out/8]: word (k, i) holds columns 8i..8i+7 of group k the same way. 2- and 8-bit pack 16 and 4
+values a word alike (`bits`); 3-bit values straddle words and are not read here.
 Zero points are stored as zero-1 ("GPTQ v1"): symmetric 4-bit stores 7 for a true zero point of 8.
 """
 
@@ -22,11 +23,13 @@ def pack_rows(values: np.ndarray) -> np.ndarray:
     return np.bitwise_or.reduce(grouped << SHIFTS[None, :, None], axis=1).view(np.int32)
 
 
-def unpack_rows(packed: np.ndarray) -> np.ndarray:
-    """int32 [rows/8, cols] -> uint8 [rows, cols]."""
+def unpack_rows(packed: np.ndarray, bits: int = BITS) -> np.ndarray:
+    """int32 [rows*bits/32, cols] -> uint8 [rows, cols]."""
+    pack = 32 // bits
+    shifts = np.arange(pack, dtype=np.uint32) * bits
     words = packed.view(np.uint32)
-    nibbles = (words[:, None, :] >> SHIFTS[None, :, None]) & MASK
-    return nibbles.reshape(words.shape[0] * PACK, words.shape[1]).astype(np.uint8)
+    values = (words[:, None, :] >> shifts[None, :, None]) & ((1 << bits) - 1)
+    return values.reshape(words.shape[0] * pack, words.shape[1]).astype(np.uint8)
 
 
 def pack_cols(values: np.ndarray) -> np.ndarray:
@@ -34,15 +37,15 @@ def pack_cols(values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(pack_rows(np.ascontiguousarray(values.T)).T)
 
 
-def unpack_cols(packed: np.ndarray) -> np.ndarray:
-    """int32 [rows, cols/8] -> uint8 [rows, cols]."""
-    return np.ascontiguousarray(unpack_rows(np.ascontiguousarray(packed.T)).T)
+def unpack_cols(packed: np.ndarray, bits: int = BITS) -> np.ndarray:
+    """int32 [rows, cols*bits/32] -> uint8 [rows, cols]."""
+    return np.ascontiguousarray(unpack_rows(np.ascontiguousarray(packed.T), bits).T)
 
 
-def zero_points(qzeros: np.ndarray, v1: bool = True) -> np.ndarray:
-    """True zero points [groups, out] from stored qzeros (v1 stores zero-1)."""
-    stored = unpack_cols(qzeros).astype(np.int16)
-    return (stored + 1) & MASK if v1 else stored
+def zero_points(qzeros: np.ndarray, bits: int = BITS, offset: int = 1) -> np.ndarray:
+    """True zero points [groups, out] from stored qzeros (v1 stores zero-1: offset 1; v2 offset 0)."""
+    stored = unpack_cols(qzeros, bits).astype(np.int16)
+    return (stored + offset) & ((1 << bits) - 1)
 
 
 def dequantize(qweight: np.ndarray, qzeros: np.ndarray, scales: np.ndarray, g_idx: np.ndarray) -> np.ndarray:
