@@ -11,7 +11,6 @@ from qcompat import gptq
 from qcompat.checkpoint import read_checkpoint
 from qcompat.findings import Severity
 from qcompat.inspection import inspect_checkpoint
-from qcompat.numerics import check_numerics
 from selftests.support.planting import edit_tensors
 from selftests.support.safetensors_file import Entry
 
@@ -79,8 +78,9 @@ def test_tiny_int4_numerics_are_clean_with_signed_scales(tiny: Path):
     assert (scales < 0).any() and (scales > 0).any(), (
         "auto-round's symmetric scales carry the sign of each group's extreme"
     )
-    assert len(checkpoint.gptq_modules()) == 18
-    assert check_numerics(checkpoint, group_size=128) == []
+    result = inspect_checkpoint(tiny, numerics=True)
+    assert result.numerics_modules == len(checkpoint.gptq_modules()) == 18
+    assert [f for f in result.findings if f.rule.startswith("numerics.")] == []
 
 
 @pytest.mark.parametrize("plant", NUMERIC_DEFECTS, ids=lambda plant: plant.__name__)
@@ -95,5 +95,5 @@ def test_planted_numeric_defect_is_named_by_its_rule(plant, tiny_copy: Path):
 
 def test_zero_group_finding_points_at_the_group_and_column(tiny_copy: Path):
     one_group_all_zero(tiny_copy)
-    (finding,) = check_numerics(read_checkpoint(tiny_copy), group_size=128)
+    (finding,) = [f for f in inspect_checkpoint(tiny_copy, numerics=True).findings if f.rule.startswith("numerics.")]
     assert finding.found == "1 (group, column) pairs; first [1, 3]"

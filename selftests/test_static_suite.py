@@ -68,4 +68,5 @@ def test_console_script_prints_json_and_exits_0_on_the_default_checkpoint():
     summary = json.loads(result.stdout)
     assert summary["profile"] == "gemma-4-12b-it-int4-mlponly:tiny"
     assert set(summary["bytes_by_dtype"]) == {"BF16", "F16", "I32"}
-    assert summary["quantized_modules"] == 18
+    assert summary["packed_modules"] == 18
+    assert summary["kept_linears_by_dtype"] == {"BF16": 23}

@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qcompat.checkpoint import read_checkpoint
-from qcompat.numerics import check_numerics
+from qcompat.inspection import inspect_checkpoint
 from selftests.support.planting import edit_tensors
 from selftests.support.safetensors_file import Entry
 
@@ -61,4 +60,4 @@ def test_all_scales_negated_fail_the_memorized_output_and_reproduce_tests(tiny_c
     }, result.stdout[-3000:]
     # auto-round's symmetric scales carry each group's sign, so a negated scale is as valid an encoding as
     # the original: numerics cannot see this damage, only the output and the reproduce check can.
-    assert check_numerics(read_checkpoint(tiny_copy), group_size=128) == []
+    assert [f for f in inspect_checkpoint(tiny_copy, numerics=True).findings if f.rule.startswith("numerics.")] == []

@@ -80,6 +80,14 @@ class Checkpoint:
             totals[record.dtype] += record.numel
         return dict(totals)
 
+    def packed_modules(self) -> list[str]:
+        """Modules stored packed, whatever else they store (a qweight)."""
+        return sorted(name.removesuffix(".qweight") for name in self.tensors if name.endswith(".qweight"))
+
+    def kept_linears_by_dtype(self) -> dict[str, int]:
+        """Projection weights stored unpacked, counted by dtype."""
+        return dict(Counter(r.dtype for n, r in self.tensors.items() if n.endswith("_proj.weight")))
+
     def gptq_modules(self) -> list[str]:
         """Modules stored GPTQ-packed: a qweight with its qzeros, scales and g_idx."""
         return sorted(

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from qcompat import quantconfig
 from qcompat.architecture import ConfigKeyMissing, text_architecture
 from qcompat.checkpoint import Checkpoint, read_checkpoint
 from qcompat.findings import Finding, has_errors
-from qcompat.layout import check_layout
+from qcompat.grouping import FindingGroup, group
+from qcompat.layout import run_layout
 from qcompat.profile import DEFAULT_PROFILE, Profile, load_profile, variant_matching
 
 
@@ -20,6 +20,12 @@ class Inspection:
     profile: Profile
     findings: list[Finding]
     numerics: bool
+    scheme: str = ""  # what the quantization config declares, e.g. "gptq v1 W4 g128 sym"
+    numerics_modules: int = 0  # modules whose values were read
+
+    @property
+    def groups(self) -> list[FindingGroup]:
+        return group(self.findings)
 
     @property
     def ok(self) -> bool:
@@ -31,12 +37,16 @@ class Inspection:
             "checkpoint": str(ckpt.root),
             "profile": self.profile.label,
             "numerics": self.numerics,
+            "numerics_modules": self.numerics_modules,
+            "scheme": self.scheme,
             "ok": self.ok,
             "total_bytes": ckpt.total_bytes,
             "tensors": len(ckpt.tensors),
             "bytes_by_dtype": ckpt.bytes_by_dtype(),
             "elements_by_dtype": ckpt.elements_by_dtype(),
-            "quantized_modules": len(ckpt.gptq_modules()),
+            "packed_modules": len(ckpt.packed_modules()),
+            "kept_linears_by_dtype": ckpt.kept_linears_by_dtype(),
+            "groups": [g.to_dict() for g in self.groups],
             "findings": [f.to_dict() for f in self.findings],
         }
 
@@ -62,13 +72,13 @@ def inspect_checkpoint(
 ) -> Inspection:
     checkpoint = read_checkpoint(path)
     chosen = profile_for(checkpoint, profile)
-    findings = check_layout(checkpoint, chosen)
+    layout = run_layout(checkpoint, chosen)
+    findings = layout.findings
+    modules = [module for module, _, _ in layout.gptq_modules]
     if numerics:
-        quant = quantconfig.effective(checkpoint.quant_sources)
-        group_size = quant.get("group_size") if quant else None
-        if not isinstance(group_size, int) or group_size <= 0:
-            group_size = chosen.quantization["group_size"]
-        from qcompat.numerics import check_numerics  # numpy only when tensor data is read
+        from qcompat.numerics import READABLE_BITS, check_numerics  # numpy only when tensor data is read
 
-        findings += check_numerics(checkpoint, group_size, progress)
-    return Inspection(checkpoint, chosen, findings, numerics)
+        findings += check_numerics(checkpoint, layout.packing, modules, layout.misfits, progress)
+        read = len(modules) if layout.packing.bits in READABLE_BITS else 0
+    declared = layout.declared.label if layout.declared else "no quantization config"
+    return Inspection(checkpoint, chosen, findings, numerics, declared, read if numerics else 0)

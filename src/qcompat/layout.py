@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from qcompat import quantconfig
+from qcompat import quantconfig, scheme
 from qcompat.architecture import ConfigKeyMissing, LayerSpec, TextArchitecture, text_architecture, text_config_of
 from qcompat.checkpoint import Checkpoint
 from qcompat.findings import Finding, error, warning
@@ -43,6 +43,12 @@ RULES = {
 }
 
 GPTQ_PARTS = ("qweight", "qzeros", "scales", "g_idx")
+FORMAT_NOTES = {
+    "auto_round native": (
+        ": auto-round's own format (no g_idx, attention kept by extra_config), which vLLM loads with INCConfig "
+        "(0.32.0 quantization/inc/inc.py), not the GPTQ path the card was verified with"
+    ),
+}
 
 
 @dataclass
@@ -51,13 +57,35 @@ class Context:
     profile: Profile
     arch: TextArchitecture | None = None
     quant: quantconfig.QuantConfig | None = None
+    declared: scheme.Scheme | None = None
+    findings: list[Finding] = field(default_factory=list)
     claimed: set[str] = field(default_factory=set)
-    gptq_modules: list[tuple[str, int, int]] = field(default_factory=list)  # (module, out, in)
+    gptq_modules: list[tuple[str, int, int]] = field(default_factory=list)  # packed as declared: (module, out, in)
+    misfits: list[str] = field(default_factory=list)  # packed otherwise than declared
     by_module: dict[str, list[str]] = field(default_factory=dict)  # "a.b.q_proj" -> its tensors
 
     def __post_init__(self) -> None:
         for name in self.checkpoint.tensors:
             self.by_module.setdefault(name.rsplit(".", 1)[0], []).append(name)
+
+    @property
+    def promised(self) -> scheme.Scheme:
+        return scheme.promised(self.profile.quantization)
+
+    @property
+    def packing(self) -> scheme.Scheme:
+        """The scheme the packed tensors are read with: the declared one, the promised one where it is unusable."""
+        declared, promised = self.declared, self.promised
+        if declared is None:
+            return promised
+        return scheme.Scheme(
+            declared.method,
+            declared.format,
+            declared.packed_bits or promised.bits,
+            declared.group or promised.group_size,
+            declared.sym,
+            declared.desc_act,
+        )
 
     def where(self, tensor: str = "") -> dict[str, str]:
         record = self.checkpoint.tensors.get(tensor)
@@ -65,17 +93,22 @@ class Context:
 
 
 def check_layout(checkpoint: Checkpoint, profile: Profile) -> list[Finding]:
-    ctx = Context(checkpoint, profile, quant=quantconfig.effective(checkpoint.quant_sources))
-    findings = list(_config_rules(ctx))
-    findings += list(_quant_config_rules(ctx))
+    return run_layout(checkpoint, profile).findings
+
+
+def run_layout(checkpoint: Checkpoint, profile: Profile) -> Context:
+    """Every rule, the scheme the checkpoint declares first; the context keeps which modules are packed as declared."""
+    quant = quantconfig.effective(checkpoint.quant_sources)
+    ctx = Context(checkpoint, profile, quant=quant, declared=scheme.declared(quant) if quant else None)
+    ctx.findings += _quant_config_rules(ctx)
+    ctx.findings += _config_rules(ctx)
     if ctx.arch is not None:
-        findings += list(_tensor_rules(ctx))
-        findings += list(_quant_tensor_rules(ctx))
-        findings += list(_dynamic_rules(ctx))
-    findings += list(_index_rules(ctx))
-    findings += list(_size_rules(ctx))
-    findings += list(_warnings(ctx))
-    return findings
+        ctx.findings += _tensor_rules(ctx)
+        ctx.findings += _dynamic_rules(ctx)
+    ctx.findings += _index_rules(ctx)
+    ctx.findings += _size_rules(ctx)
+    ctx.findings += _warnings(ctx)
+    return ctx
 
 
 def _config_rules(ctx: Context) -> Iterator[Finding]:
@@ -131,9 +164,10 @@ def _layer_type_rules(arch: TextArchitecture, profile: Profile, where: dict[str,
         if found != expected:
             yield error(
                 "config.layer_types",
-                f"layer {layer.index}: attention type / head_dim / kv heads",
+                "a layer's attention type / head_dim / kv heads differ from the profile's pattern",
                 expected=" / ".join(map(str, expected)),
                 found=" / ".join(map(str, found)),
+                tensor=f"{profile['text_prefix']}.layers.{layer.index}",
                 **where,
             )
     if profile["attention_k_eq_v"] and not arch.k_eq_v:
@@ -156,31 +190,31 @@ def _quant_config_rules(ctx: Context) -> Iterator[Finding]:
             found="none",
         )
         return
-    wanted = ctx.profile.quantization
-    for key in ("quant_method", "bits", "group_size", "sym", "desc_act"):
-        if ctx.quant.get(key) != wanted[key]:
-            yield error(
-                "quant.settings",
-                f"{key} differs from the profile",
-                file=ctx.quant.source,
-                expected=str(wanted[key]),
-                found=str(ctx.quant.get(key)),
-            )
-    fmt = ctx.quant.get("checkpoint_format")
-    if fmt not in (None, "gptq"):
+    declared, promised = ctx.declared, ctx.promised
+    differing = [d for d in declared.differences(promised) if not (d == "format" and declared.method == "gptq")]
+    if differing:
+        note = FORMAT_NOTES.get(declared.format, "") if "format" in differing else ""
+        yield error(
+            "quant.settings",
+            f"quantized another way than the profile promises ({', '.join(differing)}){note}",
+            file=ctx.quant.source,
+            expected=promised.label,
+            found=declared.label,
+        )
+    if declared.method == "gptq" and declared.format != "gptq v1":
         consequence = (
             ": gptqmodel's v2 stores zero points as they are, v1 stores them minus one; vLLM's GPTQ loader never "
             "reads checkpoint_format (0.32.0) and transformers leaves v2 to gptqmodel, so a standard loader reads "
             "every weight one quantization step off, silently"
-            if fmt == "gptq_v2"
+            if declared.format == "gptq v2"
             else ""
         )
         yield error(
             "quant.checkpoint_format",
-            f"checkpoint_format {fmt} is not GPTQ v1{consequence}",
+            f"checkpoint_format {ctx.quant.get('checkpoint_format')} is not GPTQ v1{consequence}",
             file=ctx.quant.source,
             expected="gptq (v1) or absent",
-            found=str(fmt),
+            found=str(ctx.quant.get("checkpoint_format")),
         )
     for key, copies in quantconfig.disagreements(ctx.checkpoint.quant_sources).items():
         yield error(
@@ -190,13 +224,16 @@ def _quant_config_rules(ctx: Context) -> Iterator[Finding]:
             expected=f"{ctx.quant.source}: {copies.get(ctx.quant.source, '-')}",
             found="; ".join(f"{name}: {value}" for name, value in copies.items()),
         )
+    if not declared.has_g_idx:
+        return  # auto-round's own format names its blocks by block_name_to_quantize instead
     listed = ctx.quant.modules_in_block
-    quantized = set(wanted["quantized"])
+    quantized = set(ctx.profile.quantization["quantized"])
     if listed is None:
         yield error(
             "quant.modules_in_block",
             "modules_in_block_to_quantize missing: transformers + gptqmodel load such a checkpoint with missing "
-            "and unexpected keys and fail in generate (IndexError; seen with transformers 5.23, gptqmodel 7.7.0)",
+            "and unexpected keys and fail in generate (IndexError; seen with transformers 5.23, gptqmodel 7.7.0)"
+            + "".join(f"; {note}" for note in _known_issues_lacking(ctx, "modules_in_block_to_quantize")),
             file=ctx.quant.source,
             expected=str(sorted(quantized)),
             found="absent",
@@ -211,12 +248,30 @@ def _quant_config_rules(ctx: Context) -> Iterator[Finding]:
         )
 
 
+def _known_issues_lacking(ctx: Context, key: str) -> list[str]:
+    """The registry's entries this checkpoint meets for lacking `key`, each with its engine and versions."""
+    from qcompat.registry import checkpoint_facts, default_registry
+
+    facts = checkpoint_facts(ctx.checkpoint)
+    return [
+        f"known issue {issue.id} ({issue.component} {issue.affected.get(issue.component, '')} on "
+        f"{issue.hardware.get('device', 'any device')}): {issue.title}"
+        for issue in default_registry().issues.values()
+        if issue.checkpoint.get("lacks") == key and issue.checkpoint_matches(facts)
+    ]
+
+
 def _representation(tensors: dict, module: str) -> str:
     if f"{module}.qweight" in tensors:
         return "gptq"
     if f"{module}.weight" in tensors:
         return "dense"
     return "absent"
+
+
+def _stored_as(ctx: Context, parts: list[str]) -> str:
+    """A module's tensors by their last name and dtype: 'qweight I32, scales F16'."""
+    return ", ".join(f"{part.rsplit('.', 1)[-1]} {ctx.checkpoint.tensors[part].dtype}" for part in sorted(parts))
 
 
 def _module_tensors(ctx: Context, module: str) -> list[str]:
@@ -253,30 +308,46 @@ def _kept(ctx: Context, name: str, shape: tuple[int, ...]) -> Iterator[Finding]:
         )
 
 
-def _gptq(ctx: Context, module: str, out_features: int, in_features: int) -> Iterator[Finding]:
-    quant = ctx.profile.quantization
-    tensors = ctx.checkpoint.tensors
-    group = quant["group_size"]
-    pack = 32 // quant["bits"]
-    expected_shapes = {
-        "qweight": (in_features // pack, out_features),
-        "qzeros": (in_features // group, out_features // pack),
+def _packed_shapes(bits: int, group: int, out_features: int, in_features: int) -> dict[str, tuple[int, ...]]:
+    return {
+        "qweight": (in_features * bits // 32, out_features),
+        "qzeros": (in_features // group, out_features * bits // 32),
         "scales": (in_features // group, out_features),
         "g_idx": (in_features,),
     }
-    packed_as_promised = True
-    for part in GPTQ_PARTS:
+
+
+def _implied_packing(found: dict[str, tuple[int, ...]], out_features: int, in_features: int) -> tuple[int, int] | None:
+    """(bits, group) the stored shapes are consistently packed with, if any."""
+    qweight, scales = found.get("qweight"), found.get("scales")
+    if not qweight or not scales or len(qweight) != 2 or len(scales) != 2 or not qweight[0] or not scales[0]:
+        return None
+    bits, group = 32 * qweight[0] // in_features, in_features // scales[0]
+    if bits not in scheme.SUPPORTED_BITS or not group:
+        return None
+    expected = _packed_shapes(bits, group, out_features, in_features)
+    return (bits, group) if all(expected[part] == shape for part, shape in found.items()) else None
+
+
+def _gptq(ctx: Context, module: str, out_features: int, in_features: int) -> Iterator[Finding]:
+    packing, tensors = ctx.packing, ctx.checkpoint.tensors
+    quant = ctx.profile.quantization
+    parts = GPTQ_PARTS if packing.has_g_idx else GPTQ_PARTS[:3]
+    expected = _packed_shapes(packing.bits, packing.group_size, out_features, in_features)
+    found = {}
+    for part in parts:
         name = f"{module}.{part}"
         record = tensors.get(name)
         if record is None:
             yield error(
                 "tensors.missing",
-                "GPTQ tensor is missing",
-                expected=str(list(expected_shapes[part])),
+                f"GPTQ {part} is missing",
+                expected=str(list(expected[part])),
                 found="absent",
                 **ctx.where(name),
             )
             continue
+        found[part] = record.shape
         dtypes = list(quant["scales_dtypes"]) if part == "scales" else [quant["packed_dtype"]]
         if record.dtype not in dtypes:
             yield error(
@@ -286,17 +357,31 @@ def _gptq(ctx: Context, module: str, out_features: int, in_features: int) -> Ite
                 found=record.dtype,
                 **ctx.where(name),
             )
-        if record.shape != expected_shapes[part]:
-            packed_as_promised = False
-            yield error(
-                "gptq.packing_shape",
-                f"GPTQ {part} is not packed for [{out_features}, {in_features}]",
-                expected=str(list(expected_shapes[part])),
-                found=str(list(record.shape)),
-                **ctx.where(name),
-            )
-    if packed_as_promised:
-        ctx.gptq_modules.append((module, out_features, in_features))
+    misfit = [part for part, shape in found.items() if shape != expected[part]]
+    if not misfit:
+        if len(found) == len(parts):
+            ctx.gptq_modules.append((module, out_features, in_features))
+        return
+    ctx.misfits.append(module)
+    implied = _implied_packing(found, out_features, in_features)
+    if implied and ctx.declared is not None:
+        yield error(
+            "quant.matches_tensors",
+            f"the config declares W{ctx.declared.bits} g{ctx.declared.group_size} but the tensors are packed "
+            f"W{implied[0]} g{implied[1]}",
+            expected=f"W{implied[0]} g{implied[1]} in the config",
+            found=f"W{ctx.declared.bits} g{ctx.declared.group_size}",
+            **ctx.where(f"{module}.qweight"),
+        )
+        return
+    for part in misfit:
+        yield error(
+            "gptq.packing_shape",
+            f"GPTQ {part} is not packed as W{packing.bits} g{packing.group_size} of its linear",
+            expected=str(list(expected[part])),
+            found=str(list(found[part])),
+            **ctx.where(f"{module}.{part}"),
+        )
 
 
 def _layer_rules(ctx: Context, layer: LayerSpec) -> Iterator[Finding]:
@@ -318,16 +403,16 @@ def _layer_rules(ctx: Context, layer: LayerSpec) -> Iterator[Finding]:
                 ctx.claimed.update(parts)
                 yield error(
                     "attention.v_proj_full",
-                    f"full-attention layer {layer.index} has a v_proj (k_eq_v: values reuse keys)",
+                    "a full-attention layer has a v_proj (k_eq_v: values reuse keys)",
                     expected="no v_proj",
-                    found=", ".join(parts),
+                    found=_stored_as(ctx, parts),
                     **ctx.where(parts[0]),
                 )
             continue
         if module.endswith("v_proj") and found == "absent":
             yield error(
                 "attention.v_proj_sliding",
-                f"sliding-attention layer {layer.index} has no v_proj",
+                "a sliding-attention layer has no v_proj",
                 expected=f"{name} {profile['kept_dtype']}",
                 found="absent",
                 **ctx.where(name),
@@ -338,8 +423,8 @@ def _layer_rules(ctx: Context, layer: LayerSpec) -> Iterator[Finding]:
             yield error(
                 "attention.not_quantized",
                 "attention projection is quantized; the card keeps it BF16",
-                expected=f"{name} {profile['kept_dtype']}",
-                found=", ".join(parts),
+                expected=f"weight {profile['kept_dtype']}",
+                found=_stored_as(ctx, parts),
                 **ctx.where(f"{full_name}.qweight"),
             )
             continue
@@ -353,8 +438,8 @@ def _layer_rules(ctx: Context, layer: LayerSpec) -> Iterator[Finding]:
             yield error(
                 "mlp.quantized",
                 "MLP linear left unquantized",
-                expected=f"{full_name}.qweight (GPTQ {ctx.profile.quantization['bits']}-bit)",
-                found=", ".join(f"{p} {tensors[p].dtype}" for p in parts),
+                expected=f"qweight, qzeros, scales (GPTQ {ctx.profile.quantization['bits']}-bit)",
+                found=_stored_as(ctx, parts),
                 **ctx.where(f"{full_name}.weight"),
             )
             continue
@@ -389,35 +474,6 @@ def _tensor_rules(ctx: Context) -> Iterator[Finding]:
                 found=f"{ctx.checkpoint.tensors[name].dtype} {list(ctx.checkpoint.tensors[name].shape)}",
                 **ctx.where(name),
             )
-
-
-def _quant_tensor_rules(ctx: Context) -> Iterator[Finding]:
-    if ctx.quant is None:
-        return
-    bits, group = ctx.quant.get("bits"), ctx.quant.get("group_size")
-    for module, _out, in_features in ctx.gptq_modules:
-        qweight = ctx.checkpoint.tensors.get(f"{module}.qweight")
-        scales = ctx.checkpoint.tensors.get(f"{module}.scales")
-        if qweight and qweight.shape and qweight.shape[0] and isinstance(bits, int) and bits:
-            implied_bits = 32 * qweight.shape[0] // in_features
-            if implied_bits != bits:
-                yield error(
-                    "quant.matches_tensors",
-                    f"config bits {bits} but qweight packs {implied_bits}-bit values",
-                    expected=f"bits {implied_bits}",
-                    found=f"bits {bits}",
-                    **ctx.where(qweight.name),
-                )
-        if scales and scales.shape and scales.shape[0] and isinstance(group, int) and group > 0:
-            implied_group = in_features // scales.shape[0]
-            if implied_group != group:
-                yield error(
-                    "quant.matches_tensors",
-                    f"config group_size {group} but scales hold groups of {implied_group}",
-                    expected=f"group_size {implied_group}",
-                    found=f"group_size {group}",
-                    **ctx.where(scales.name),
-                )
 
 
 def _dynamic_rules(ctx: Context) -> Iterator[Finding]:

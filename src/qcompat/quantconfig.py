@@ -34,25 +34,44 @@ class QuantConfig:
     @functools.cached_property
     def excluded_patterns(self) -> list[re.Pattern[str]]:
         """Regexes of modules `dynamic` leaves unquantized (keys written "-:<regex>"; a bad regex excludes nothing)."""
-        dynamic = self.values.get("dynamic") or {}
-        patterns = []
-        for key in dynamic if isinstance(dynamic, dict) else ():
-            if isinstance(key, str) and key.startswith("-:"):
-                try:
-                    patterns.append(re.compile(key[2:]))
-                except re.error:
-                    continue
-        return patterns
+        return _compiled(key[2:] for key in _keys(self.values.get("dynamic")) if key.startswith("-:"))
+
+    @functools.cached_property
+    def kept_patterns(self) -> list[re.Pattern[str]]:
+        """auto-round's native format keeps a module unquantized through extra_config {regex: {bits: 16}}."""
+        extra = self.values.get("extra_config")
+        kept = [key for key in _keys(extra) if isinstance(extra[key], dict) and _at_least_16(extra[key].get("bits"))]
+        return _compiled(kept)
 
     def excludes(self, module: str) -> bool:
-        return any(pattern.match(module) for pattern in self.excluded_patterns)
+        return any(p.match(module) for p in self.excluded_patterns) or any(p.search(module) for p in self.kept_patterns)
 
     @property
     def modules_in_block(self) -> set[str] | None:
         blocks = self.values.get("modules_in_block_to_quantize")
         if not blocks:
             return None
-        return {name for block in blocks for name in block}
+        if not isinstance(blocks, list):
+            return {repr(blocks)}  # not the list of lists it should be: compared, and shown, as it is
+        return {str(name) for block in blocks for name in (block if isinstance(block, list) else [block])}
+
+
+def _keys(mapping: Any) -> list[str]:
+    return [key for key in mapping if isinstance(key, str)] if isinstance(mapping, dict) else []
+
+
+def _at_least_16(bits: Any) -> bool:
+    return isinstance(bits, int) and not isinstance(bits, bool) and bits >= 16
+
+
+def _compiled(patterns) -> list[re.Pattern[str]]:
+    compiled = []
+    for pattern in patterns:
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error:
+            continue
+    return compiled
 
 
 def effective(sources: dict[str, dict[str, Any]]) -> QuantConfig | None:

@@ -127,11 +127,11 @@ class KnownIssue:
     ) -> bool:
         return (
             stack_matches(self.conditions, stack)
-            and self._checkpoint_matches(quantization or {})
+            and self.checkpoint_matches(quantization or {})
             and self._env_matches(env or {})
         )
 
-    def _checkpoint_matches(self, quantization: dict[str, Any]) -> bool:
+    def checkpoint_matches(self, quantization: dict[str, Any]) -> bool:
         for key, wanted in self.checkpoint.items():
             if key == "lacks":
                 if quantization.get(wanted):

@@ -9,6 +9,8 @@ from rich.table import Table
 from qcompat.findings import Severity
 from qcompat.inspection import Inspection
 
+SHOWN_GROUPS = 12  # a report is a screen, not a log
+
 
 def _size(count: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
@@ -30,20 +32,22 @@ def render(inspection: Inspection, console: Console) -> None:
         dtypes.add_row(dtype, str(count), f"{elements[dtype]:,}", _size(nbytes))
     dtypes.add_row("all", str(len(ckpt.tensors)), f"{sum(elements.values()):,}", _size(ckpt.total_bytes), style="bold")
     console.print(dtypes)
-    quantized = ckpt.gptq_modules()
-    kept = [n for n in ckpt.tensors if n.endswith(".weight") and "_proj" in n]
+    kept = ", ".join(f"{dtype} {count}" for dtype, count in sorted(ckpt.kept_linears_by_dtype().items()))
     console.print(
-        f"GPTQ-packed linears: {len(quantized)}; linears kept {inspection.profile['kept_dtype']}: {len(kept)}"
+        f"Linears: {len(ckpt.packed_modules())} packed ({escape(inspection.scheme)}); kept unpacked: {kept or 'none'}"
     )
     _render_findings(inspection, console)
 
 
 def _render_findings(inspection: Inspection, console: Console) -> None:
-    errors = [f for f in inspection.findings if f.severity is Severity.ERROR]
-    warnings = [f for f in inspection.findings if f.severity is Severity.WARNING]
-    for finding in errors + warnings:
-        mark = "[red]ERROR[/]" if finding.severity is Severity.ERROR else "[yellow]warn [/]"
-        console.print(f"{mark} {escape(finding.line())}", soft_wrap=True)
-    numerics = "with numerics" if inspection.numerics else "header-only"
+    groups = inspection.groups
+    for finding_group in groups[:SHOWN_GROUPS]:
+        mark = "[red]ERROR[/]" if finding_group.severity is Severity.ERROR else "[yellow]warn [/]"
+        console.print(f"{mark} {escape(finding_group.line())}")
+    if len(groups) > SHOWN_GROUPS:
+        console.print(f"... and {len(groups) - SHOWN_GROUPS} more kinds of finding (--json lists every one)")
+    errors = sum(f.severity is Severity.ERROR for f in inspection.findings)
+    warnings = len(inspection.findings) - errors
+    numerics = f"numerics read {inspection.numerics_modules} modules" if inspection.numerics else "header-only"
     verdict = "[green]conforms[/]" if inspection.ok else "[red]does not conform[/]"
-    console.print(f"{verdict} ({numerics}): {len(errors)} errors, {len(warnings)} warnings")
+    console.print(f"{verdict} ({numerics}): {errors} errors, {warnings} warnings")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qcompat.findings import Finding, Severity
+from qcompat.grouping import group
 
 CONSULTED: set[str] = set()
 
@@ -18,4 +19,5 @@ def consults(*rules: str):
 
 
 def broken(findings: list[Finding], *rules: str) -> list[str]:
-    return [f.line() for f in findings if f.severity is Severity.ERROR and f.rule in rules]
+    """One line per cause: the same rule broken the same way on many tensors is one line with a count."""
+    return [g.line() for g in group([f for f in findings if f.severity is Severity.ERROR and f.rule in rules])]

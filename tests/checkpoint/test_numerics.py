@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from qcompat.numerics import RULES, check_module
-from tests.checkpoint.rules import broken
+from qcompat.grouping import group
+from qcompat.layout import run_layout
+from qcompat.numerics import RULES, check_numerics
 
 pytestmark = pytest.mark.numerics
 
 
 @pytest.fixture(scope="module")
 def numeric_findings(inspection):
-    group_size = inspection.profile.quantization["group_size"]
-    modules = inspection.checkpoint.gptq_modules()
-    assert modules, "no GPTQ-packed linear to check"
-    return [f for module in modules for f in check_module(inspection.checkpoint, module, group_size)]
+    layout = run_layout(inspection.checkpoint, inspection.profile)
+    modules = [module for module, _, _ in layout.gptq_modules]
+    assert modules, "no linear is packed as the config declares, so no value can be read"
+    return check_numerics(inspection.checkpoint, layout.packing, modules, layout.misfits)
 
 
 @pytest.mark.parametrize("rule", sorted(RULES))
 def test_packed_weights_hold(rule, numeric_findings):
-    assert broken(numeric_findings, rule) == [], RULES[rule]
+    assert [g.line() for g in group([f for f in numeric_findings if f.rule == rule])] == [], RULES[rule]
