@@ -142,6 +142,16 @@ def build_tiny(session: nox.Session) -> None:
     session.run("python", "fixtures/tiny/build.py", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
 
 
+@nox.session
+def build_holdouts(session: nox.Session) -> None:
+    """Rebuild fixtures/holdouts: the tiny base exported by the real auto-round and gptqmodel, other ways.
+
+    nox -s build_holdouts [-- NAME ...]
+    """
+    _install_locked(session, "transformers")  # auto-round 0.16.1 and gptqmodel 7.7.0
+    session.run("python", "fixtures/holdouts/build.py", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
+
+
 CPU_SESSIONS = ["static", "transformers", "stable", "legacy", "v027-transformers-5.16.1", "v027-transformers-5.14.1"]
 
 
