@@ -18,7 +18,6 @@ from qcompat.gpu_claims import SAMPLER_ENV
 from qcompat.registry import CPU_CONDITIONS, KnownIssue, Registry
 from qcompat.stack import CPU_FLAGS, Cpu, Gpu, Stack
 
-PLANNED_PACKAGES = ("vllm", "transformers", "torch", "gptqmodel")
 MAJOR_MINOR = re.compile(r"\d+\.\d+")
 
 
