@@ -75,10 +75,11 @@ def inspect_checkpoint(
     layout = run_layout(checkpoint, chosen)
     findings = layout.findings
     modules = [module for module, _, _ in layout.gptq_modules]
+    read = 0
     if numerics:
         from qcompat.numerics import READABLE_BITS, check_numerics  # numpy only when tensor data is read
 
         findings += check_numerics(checkpoint, layout.packing, modules, layout.misfits, progress)
         read = len(modules) if layout.packing.bits in READABLE_BITS else 0
     declared = layout.declared.label if layout.declared else "no quantization config"
-    return Inspection(checkpoint, chosen, findings, numerics, declared, read if numerics else 0)
+    return Inspection(checkpoint, chosen, findings, numerics, declared, read)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -61,18 +62,18 @@ class Context:
     findings: list[Finding] = field(default_factory=list)
     claimed: set[str] = field(default_factory=set)
     gptq_modules: list[tuple[str, int, int]] = field(default_factory=list)  # packed as declared: (module, out, in)
-    misfits: list[str] = field(default_factory=list)  # packed otherwise than declared
+    misfits: list[str] = field(default_factory=list)  # packed otherwise than declared, or missing a part
     by_module: dict[str, list[str]] = field(default_factory=dict)  # "a.b.q_proj" -> its tensors
 
     def __post_init__(self) -> None:
         for name in self.checkpoint.tensors:
             self.by_module.setdefault(name.rsplit(".", 1)[0], []).append(name)
 
-    @property
+    @functools.cached_property
     def promised(self) -> scheme.Scheme:
         return scheme.promised(self.profile.quantization)
 
-    @property
+    @functools.cached_property
     def packing(self) -> scheme.Scheme:
         """The scheme the packed tensors are read with: the declared one, the promised one where it is unusable."""
         declared, promised = self.declared, self.promised
@@ -358,11 +359,13 @@ def _gptq(ctx: Context, module: str, out_features: int, in_features: int) -> Ite
                 **ctx.where(name),
             )
     misfit = [part for part, shape in found.items() if shape != expected[part]]
-    if not misfit:
-        if len(found) == len(parts):
-            ctx.gptq_modules.append((module, out_features, in_features))
+    if not misfit and len(found) == len(parts):
+        ctx.gptq_modules.append((module, out_features, in_features))
         return
-    ctx.misfits.append(module)
+    if "qweight" in found:
+        ctx.misfits.append(module)
+    if not misfit:
+        return
     implied = _implied_packing(found, out_features, in_features)
     if implied and ctx.declared is not None:
         yield error(

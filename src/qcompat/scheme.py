@@ -27,10 +27,6 @@ class Scheme:
         return f"{self.format} W{self.bits} g{self.group_size} {symmetry}{order}"
 
     @property
-    def gptq_family(self) -> bool:
-        return self.format in ("gptq v1", "gptq v2", "auto_round native")
-
-    @property
     def packed_bits(self) -> int | None:
         """Bits per value when GPTQ has a packing for them, else None (nothing can be said of the shapes)."""
         return self.bits if self.bits in SUPPORTED_BITS and not isinstance(self.bits, bool) else None
