@@ -134,9 +134,12 @@ def test_pytest_killed_mid_run_leaves_no_server_or_child_behind(marker, tmp_path
     test.write_text(
         KILLED_MID_RUN.format(fault=str(FAULT_SERVER), marker=marker, log=str(tmp_path / "s.log"), ready=str(ready))
     )
+    # A job started with `&` by a non-interactive shell inherits SIGINT ignored, and so would this pytest:
+    # give it the disposition a terminal's Ctrl-C meets.
     pytest_run = subprocess.Popen(
         [sys.executable, "-m", "pytest", str(test), "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while not (ready.exists() and len(processes_with(marker)) == 2) and time.monotonic() < deadline:
