@@ -3,7 +3,10 @@
 1. Header-only: the whole `qcompat inspect` process vs a bare `python -c` reading the three headers with
    struct + json, run alternately; prints medians and their ratio (target: at most 3x). Then the same in one
    process, imports excluded: inspect_checkpoint vs the bare read.
-2. Numerics on page-cached files: GB/s of packed weights on one core, and peak memory vs the largest tensor.
+2. Remote: the same layout served by the selftests' loopback Hub, `qcompat inspect ORG/NAME --remote` (a fresh
+   HF_HOME each round, so the configs are downloaded again) next to a local inspect of the same files: bytes
+   fetched, and both medians.
+3. Numerics on page-cached files: GB/s of packed weights on one core, and peak memory vs the largest tensor.
 
     python benchmarks/inspect_fullscale.py [--rounds 10] [--dir /tmp/qcompat-bench]
 """
@@ -103,6 +106,30 @@ def in_process(root: Path, shards: list[str], rounds: int) -> None:
           f"ratio {a / b:.2f}x")  # fmt: skip
 
 
+def remote(root: Path, rounds: int) -> None:
+    import tempfile
+
+    from selftests.support.fake_hub import FakeHub
+
+    qcompat = str(Path(sys.executable).with_name("qcompat"))
+    local = [qcompat, "inspect", str(root), "--json"]
+    with FakeHub({"bench/gemma-4-12b-it-int4": root}) as hub, tempfile.TemporaryDirectory() as homes:
+        over_http = [qcompat, "inspect", "bench/gemma-4-12b-it-int4", "--remote", "--json"]
+        env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_TELEMETRY": "1"}
+        remote_times, local_times, fetched = [], [], {}
+        for round_ in range(rounds):
+            start = time.perf_counter()
+            out = subprocess.run(over_http, check=False, capture_output=True, text=True,
+                                 env={**env, "HF_HOME": f"{homes}/{round_}"}).stdout  # fmt: skip
+            remote_times.append(time.perf_counter() - start)
+            fetched = json.loads(out)["remote"]
+            local_times.append(timed(local))
+    a, b = statistics.median(remote_times), statistics.median(local_times)
+    print(f"remote: fetched {fetched['bytes']:,} of {fetched['repo_bytes']:,} bytes ({fetched['files']} small files "
+          f"and 3 headers; the loopback Hub counted {sum(hub.sent.values()) // rounds:,} sent per round); "
+          f"--remote {a * 1000:.0f} ms vs local {b * 1000:.0f} ms (medians of {rounds}, alternating)")  # fmt: skip
+
+
 def numerics(root: Path) -> None:
     for shard in root.glob("model-*.safetensors"):
         with shard.open("rb") as handle:
@@ -124,7 +151,9 @@ def main() -> None:
     parser.add_argument("--skip-numerics", action="store_true")
     args = parser.parse_args()
     shutil.rmtree(args.dir, ignore_errors=True)
-    header_only(write_checkpoint(args.dir / "sparse"), args.rounds)
+    sparse = write_checkpoint(args.dir / "sparse")
+    header_only(sparse, args.rounds)
+    remote(sparse, args.rounds)
     if not args.skip_numerics:
         print("writing a full-scale layout with valid packed data for all 48 layers (~4.4 GB on disk)...", flush=True)
         numerics(write_checkpoint(args.dir / "dense", real_layers=48))

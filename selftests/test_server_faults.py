@@ -115,9 +115,13 @@ def test_the_log_starts_with_the_command_and_the_environment_it_ran_with(marker,
 
 
 KILLED_MID_RUN = """
-import sys, time
+import signal, sys, time
 from pathlib import Path
 from qcompat.engines.server import Server, ServerSpec
+
+# A job started with `&` by a non-interactive shell inherits SIGINT ignored, and so would this pytest:
+# give it what a terminal's Ctrl-C meets.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def test_holds_a_server():
     spec = ServerSpec([sys.executable, {fault!r}, "forks", "--marker", {marker!r}], Path({log!r}))
@@ -134,12 +138,9 @@ def test_pytest_killed_mid_run_leaves_no_server_or_child_behind(marker, tmp_path
     test.write_text(
         KILLED_MID_RUN.format(fault=str(FAULT_SERVER), marker=marker, log=str(tmp_path / "s.log"), ready=str(ready))
     )
-    # A job started with `&` by a non-interactive shell inherits SIGINT ignored, and so would this pytest:
-    # give it the disposition a terminal's Ctrl-C meets.
     pytest_run = subprocess.Popen(
         [sys.executable, "-m", "pytest", str(test), "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while not (ready.exists() and len(processes_with(marker)) == 2) and time.monotonic() < deadline:

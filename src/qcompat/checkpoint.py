@@ -126,22 +126,31 @@ MAX_HEADER = 100_000_000
 def _read_header(path: Path, file_size: int) -> tuple[dict[str, Any], int]:
     with path.open("rb") as handle:
         prefix = handle.read(8)
-        if len(prefix) < 8:
-            raise CheckpointError(path, "too short to be a safetensors file (no 8-byte header length)")
-        length = struct.unpack("<Q", prefix)[0]
-        if length > min(MAX_HEADER, file_size - 8):
-            raise CheckpointError(path, f"header claims {length} bytes but the file has only {file_size}")
-        raw = handle.read(length)
+        length = header_length(path, prefix, file_size)
+        return parse_header(path, length, handle.read(length)), 8 + length
+
+
+def header_length(where: Path | str, prefix: bytes, file_size: int) -> int:
+    """The header length the 8-byte prefix states, if the file can hold it."""
+    if len(prefix) < 8:
+        raise CheckpointError(where, "too short to be a safetensors file (no 8-byte header length)")
+    length = struct.unpack("<Q", prefix)[0]
+    if length > min(MAX_HEADER, file_size - 8):
+        raise CheckpointError(where, f"header claims {length} bytes but the file has only {file_size}")
+    return length
+
+
+def parse_header(where: Path | str, length: int, raw: bytes) -> dict[str, Any]:
     try:
         header = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise CheckpointError(
-            path, f"safetensors header is not JSON of the length it claims ({length} bytes): {exc}"
+            where, f"safetensors header is not JSON of the length it claims ({length} bytes): {exc}"
         ) from None
     if not isinstance(header, dict):
-        raise CheckpointError(path, f"safetensors header is a JSON {type(header).__name__}, not an object")
+        raise CheckpointError(where, f"safetensors header is a JSON {type(header).__name__}, not an object")
     header.pop("__metadata__", None)
-    return header, 8 + length
+    return header
 
 
 def _is_size(value: Any) -> bool:
@@ -172,11 +181,18 @@ def _read_shard(root: Path, shard: str) -> tuple[dict[str, TensorRecord], int]:
         raise CheckpointError(path, "shard is missing")
     file_size = path.stat().st_size
     header, data_start = _read_header(path, file_size)
+    return records(path, shard, header, data_start, file_size), file_size
+
+
+def records(
+    where: Path | str, shard: str, header: dict[str, Any], data_start: int, file_size: int
+) -> dict[str, TensorRecord]:
+    """The header's tensors, each checked against the bytes the file holds after the header."""
     data_size = file_size - data_start
-    return {name: _record(path, shard, name, info, data_start, data_size) for name, info in header.items()}, file_size
+    return {name: _record(Path(where), shard, name, info, data_start, data_size) for name, info in header.items()}
 
 
-def _shards_of(root: Path) -> tuple[list[str], dict[str, str] | None, int | None]:
+def shards_of(root: Path) -> tuple[list[str], dict[str, str] | None, int | None]:
     index_path = root / INDEX_FILE
     if index_path.is_file():
         index = _load_json_object(index_path)
@@ -245,16 +261,34 @@ def resolve(path: str | Path) -> Path:
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
     root = resolve(path)
+    shards, weight_map, total_size = shards_of(root)
+    read = {shard: _read_shard(root, shard) for shard in shards}
+    return assemble(
+        root,
+        {shard: shard_records for shard, (shard_records, _) in read.items()},
+        {shard: size for shard, (_, size) in read.items()},
+        weight_map,
+        total_size,
+        frozenset(p.name for p in root.iterdir()),
+    )
+
+
+def assemble(
+    root: Path,
+    by_shard: dict[str, dict[str, TensorRecord]],
+    shard_sizes: dict[str, int],
+    weight_map: dict[str, str] | None,
+    total_size: int | None,
+    files: frozenset[str],
+) -> Checkpoint:
+    """A checkpoint from its configs in `root` and its shards' records, wherever the shards were read."""
     config_path = root / "config.json"
     if not config_path.is_file():
         raise CheckpointError(config_path, "missing: not a Hugging Face checkpoint directory")
     config = _load_json_object(config_path)
-    shards, weight_map, total_size = _shards_of(root)
     tensors: dict[str, TensorRecord] = {}
-    shard_sizes: dict[str, int] = {}
-    for shard in shards:
-        records, shard_sizes[shard] = _read_shard(root, shard)
-        for name, record in records.items():
+    for shard, shard_records in by_shard.items():
+        for name, record in shard_records.items():
             if name in tensors:
                 raise CheckpointError(root / shard, f"tensor {name} is also stored in {tensors[name].file}")
             tensors[name] = record
@@ -266,5 +300,5 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         shard_sizes=shard_sizes,
         weight_map=weight_map,
         index_total_size=total_size,
-        files=frozenset(p.name for p in root.iterdir()),
+        files=files,
     )

@@ -30,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument(
         "--numerics", action="store_true", help="also stream the packed weights and check their values"
     )
+    inspect.add_argument(
+        "--remote",
+        action="store_true",
+        help="PATH is ORG/NAME[@REVISION] on the Hub: fetch its configs and only the safetensors headers",
+    )
     inspect.add_argument("--json", action="store_true", help="print the result as JSON")
     expect = commands.add_parser(
         "expect", help="what the known-issue registry expects of a checkpoint on a stack you plan, before installing"
@@ -74,7 +79,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
     path = args.path or tiny_int4()
     if args.json:
-        result = inspect_checkpoint(path, args.profile, args.numerics)
+        result = inspect_checkpoint(path, args.profile, args.numerics, remote=args.remote)
         print(json.dumps(result.to_dict(), indent=2))
         return EXIT_OK if result.ok else EXIT_FAILED
     from rich.console import Console
@@ -83,9 +88,11 @@ def _inspect(args: argparse.Namespace) -> int:
 
     if args.numerics:
         with Console(stderr=True).status("numerics") as status:
-            result = inspect_checkpoint(path, args.profile, True, lambda module: status.update(f"numerics: {module}"))
+            result = inspect_checkpoint(
+                path, args.profile, True, lambda module: status.update(f"numerics: {module}"), remote=args.remote
+            )
     else:
-        result = inspect_checkpoint(path, args.profile)
+        result = inspect_checkpoint(path, args.profile, remote=args.remote)
     render(result, Console())
     return EXIT_OK if result.ok else EXIT_FAILED
 

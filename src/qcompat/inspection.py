@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qcompat.architecture import ConfigKeyMissing, text_architecture
 from qcompat.checkpoint import Checkpoint, read_checkpoint
+from qcompat.errors import QcompatError
 from qcompat.findings import Finding, has_errors
 from qcompat.grouping import FindingGroup, group
 from qcompat.layout import run_layout
 from qcompat.profile import DEFAULT_PROFILE, Profile, load_profile, variant_matching
+
+if TYPE_CHECKING:
+    from qcompat.remote import Fetched
 
 
 @dataclass
@@ -22,6 +27,11 @@ class Inspection:
     numerics: bool
     scheme: str = ""  # what the quantization config declares, e.g. "gptq v1 W4 g128 sym"
     numerics_modules: int = 0  # modules whose values were read
+    remote: Fetched | None = None  # read header-only over HTTP: what was fetched
+
+    @property
+    def source(self) -> str:
+        return f"{self.remote.repo}@{self.remote.revision}" if self.remote else str(self.checkpoint.root)
 
     @property
     def groups(self) -> list[FindingGroup]:
@@ -34,7 +44,8 @@ class Inspection:
     def to_dict(self) -> dict:
         ckpt = self.checkpoint
         return {
-            "checkpoint": str(ckpt.root),
+            "checkpoint": self.source,
+            "remote": self.remote.to_dict() if self.remote else None,
             "profile": self.profile.label,
             "numerics": self.numerics,
             "numerics_modules": self.numerics_modules,
@@ -69,8 +80,17 @@ def inspect_checkpoint(
     profile: str | None = None,
     numerics: bool = False,
     progress: Callable[[str], None] | None = None,
+    remote: bool = False,
 ) -> Inspection:
-    checkpoint = read_checkpoint(path)
+    fetched = None
+    if remote:
+        if numerics:
+            raise QcompatError("--numerics reads the packed weights, which --remote never downloads: drop one")
+        from qcompat.remote import read_remote
+
+        checkpoint, fetched = read_remote(str(path))
+    else:
+        checkpoint = read_checkpoint(path)
     chosen = profile_for(checkpoint, profile)
     layout = run_layout(checkpoint, chosen)
     findings = layout.findings
@@ -82,4 +102,4 @@ def inspect_checkpoint(
         findings += check_numerics(checkpoint, layout.packing, modules, layout.misfits, progress)
         read = len(modules) if layout.packing.bits in READABLE_BITS else 0
     declared = layout.declared.label if layout.declared else "no quantization config"
-    return Inspection(checkpoint, chosen, findings, numerics, declared, read)
+    return Inspection(checkpoint, chosen, findings, numerics, declared, read, fetched)

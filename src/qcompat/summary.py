@@ -22,7 +22,9 @@ def _size(count: int) -> str:
 
 def render(inspection: Inspection, console: Console) -> None:
     ckpt = inspection.checkpoint
-    console.print(f"[bold]{ckpt.root}[/] against profile [bold]{inspection.profile.label}[/]")
+    console.print(f"[bold]{escape(inspection.source)}[/] against profile [bold]{inspection.profile.label}[/]")
+    if inspection.remote:
+        console.print(escape(inspection.remote.line()))
     dtypes = Table(title="Tensors by dtype", title_justify="left")
     for column in ("dtype", "tensors", "elements", "bytes"):
         dtypes.add_column(column, justify="right" if column != "dtype" else "left")
