@@ -15,6 +15,8 @@ import pytest
 from selftests.support.fake_hub import FakeHub
 from selftests.support.planting import copy_checkpoint, edit_quantization, shard
 
+REPO = Path(__file__).resolve().parents[1]
+
 
 def _header_bytes(path: Path) -> int:
     with path.open("rb") as handle:
@@ -103,3 +105,36 @@ def test_numerics_are_refused_remotely_since_they_read_the_weights(hub, tmp_path
     result = inspect(hub, tmp_path, "org/tiny", "--numerics")
     assert result.returncode == 2
     assert "--remote never downloads" in result.stderr
+
+
+def _suite(hub: FakeHub, home: Path, results: Path, spec: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HOME": str(home), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    env.pop("HF_HUB_OFFLINE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "tests", "-m", "static", "-q", "-p", "no:cacheprovider",
+         "--checkpoint", spec, "--results", str(results), "--session-name", "static"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_the_static_suite_fetches_a_hub_checkpoint_and_records_its_commit(hub, tmp_path):
+    results = tmp_path / "static.json"
+    run = _suite(hub, tmp_path / "home", results, "org/tiny@main")
+    assert run.returncode == 0, run.stdout[-2000:]
+    recorded = json.loads(results.read_text())["checkpoint"]
+    assert recorded["hub"] == {"repo": "org/tiny", "revision": "main", "commit": hub.repos["org/tiny"][0]}
+    assert (
+        hub.sent_for("org/tiny", "model.safetensors") == (REPO / "fixtures/tiny/int4/model.safetensors").stat().st_size
+    )
+    assert (
+        f"org/tiny@main (commit {hub.repos['org/tiny'][0][:12]})"
+        in subprocess.run(
+            [sys.executable, "-m", "qcompat.cli", "report", str(tmp_path)], capture_output=True, text=True, check=False
+        ).stdout
+    )
+
+
+def test_the_static_suite_on_a_missing_revision_fails_naming_it(hub, tmp_path):
+    run = _suite(hub, tmp_path / "home", tmp_path / "static.json", "org/tiny@v9")
+    assert run.returncode == 1
+    assert "checkpoint unusable: org/tiny@v9: no such directory; as a Hub repo: no such revision" in run.stdout

@@ -20,7 +20,9 @@ PROMPT_WORDS = 4
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("qcompat")
     group.addoption(
-        "--checkpoint", default=None, help="checkpoint directory or cached Hub repo id (default: the tiny INT4)"
+        "--checkpoint",
+        default=None,
+        help="checkpoint directory or Hub repo ORG/NAME[@REVISION], fetched as needed (default: the tiny INT4)",
     )
     group.addoption("--base", default=None, help="the BF16 base it was quantized from (default: the tiny BF16)")
     group.addoption(

@@ -63,13 +63,18 @@ class ResultsRecorder:
 
 
 def _checkpoint(config: pytest.Config) -> dict:
-    from qcompat.checkpoint import identity, read_checkpoint
+    from qcompat.checkpoint import identity, read_checkpoint, resolve
     from qcompat.errors import QcompatError
     from qcompat.fixtures import tiny_int4
+    from qcompat.hub import is_repo_spec, source
 
     path = config.getoption("--checkpoint") or str(tiny_int4())
     try:
-        return {"path": path, "identity": identity(read_checkpoint(path))}
+        root = resolve(path)
+        recorded = {"path": path, "identity": identity(read_checkpoint(root))}
+        if is_repo_spec(path) and not Path(path).is_dir():
+            recorded["hub"] = source(path, root)
+        return recorded
     except QcompatError as exc:
         return {"path": path, "identity": None, "error": str(exc)}
 

@@ -22,13 +22,22 @@ from typing import Self
 from urllib.parse import unquote, urlparse
 
 INFO = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)(?:/revision/(?P<rev>[^/]+))?$")
+TREE = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)/?$")
 RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
 RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_file())
+
+
+def _oid(commit: str, name: str) -> str:
+    return hashlib.sha1(f"{commit}/{name}".encode()).hexdigest()
+
+
 def commit_of(root: Path) -> str:
     """A stable 40-hex commit id for a directory's file names and sizes."""
-    listing = sorted((p.name, p.stat().st_size) for p in root.iterdir() if p.is_file())
+    listing = [(p.name, p.stat().st_size) for p in _files(root)]
     return hashlib.sha1(json.dumps(listing).encode()).hexdigest()
 
 
@@ -78,9 +87,11 @@ class FakeHub:
             def _serve(self, body: bool) -> None:
                 path = unquote(urlparse(self.path).path)
                 hub.requests.append((self.command, path, self.headers.get("Range", "")))
-                info, resolve = INFO.match(path), RESOLVE.match(path)
+                info, tree, resolve = INFO.match(path), TREE.match(path), RESOLVE.match(path)
                 if info and body:
                     self._info(info["repo"], info["rev"])
+                elif tree and body:
+                    self._tree(tree["repo"], tree["rev"])
                 elif resolve:
                     self._file(resolve["repo"], resolve["rev"], resolve["path"], body)
                 else:
@@ -104,11 +115,20 @@ class FakeHub:
                     self._error(404, located, f"{repo}@{rev}: {located}")
                     return
                 commit, root = located
-                siblings = [
-                    {"rfilename": p.name, "size": p.stat().st_size} for p in sorted(root.iterdir()) if p.is_file()
-                ]
-                payload = json.dumps({"id": repo, "modelId": repo, "sha": commit, "private": False,
-                                      "siblings": siblings}).encode()  # fmt: skip
+                siblings = [{"rfilename": p.name, "size": p.stat().st_size} for p in _files(root)]
+                self._json({"id": repo, "modelId": repo, "sha": commit, "private": False, "siblings": siblings})
+
+            def _tree(self, repo: str, rev: str) -> None:
+                located = hub._locate(repo, rev)
+                if isinstance(located, str):
+                    self._error(404, located, f"{repo}@{rev}: {located}")
+                    return
+                commit, root = located
+                self._json([{"type": "file", "path": p.name, "size": p.stat().st_size, "oid": _oid(commit, p.name)}
+                            for p in _files(root)])  # fmt: skip
+
+            def _json(self, value: object) -> None:
+                payload = json.dumps(value).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -134,7 +154,7 @@ class FakeHub:
                     status = 206
                 self.send_response(status)
                 self.send_header("X-Repo-Commit", commit)
-                self.send_header("ETag", f'"{hashlib.sha1(f"{commit}/{name}".encode()).hexdigest()}"')
+                self.send_header("ETag", f'"{_oid(commit, name)}"')
                 self.send_header("Accept-Ranges", "bytes")
                 self.send_header("Content-Length", str(stop - start))
                 if status == 206:
@@ -148,3 +168,24 @@ class FakeHub:
                     hub.sent[f"{repo}/{name}"] += len(data)
 
         return Handler
+
+
+def main() -> None:
+    """python -m selftests.support.fake_hub ORG/NAME=DIR ...: serve until interrupted, printing HF_ENDPOINT."""
+    import sys
+    import time
+
+    repos = dict(arg.split("=", 1) for arg in sys.argv[1:])
+    with FakeHub({repo: Path(root) for repo, root in repos.items()}) as hub:
+        print(f"HF_ENDPOINT={hub.url}", flush=True)
+        for repo, (commit, root) in hub.repos.items():
+            print(f"{repo} -> {root} (commit {commit})", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

@@ -242,21 +242,20 @@ def generation_eos_ids(root: Path) -> set[int]:
 
 
 def resolve(path: str | Path) -> Path:
-    """A local directory, or a Hub repo id already in the local cache (never downloads)."""
+    """A local directory, or a Hub repo ORG/NAME[@REVISION] fetched into the Hugging Face cache as needed."""
     candidate = Path(path)
     if candidate.is_dir():
         return candidate
     if candidate.exists():
         raise CheckpointError(candidate, "not a checkpoint directory")
-    if str(path).count("/") == 1 and not str(path).startswith((".", "/")):
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import LocalEntryNotFoundError
+    from qcompat.hub import download, is_repo_spec
 
+    if is_repo_spec(str(path)):
         try:
-            return Path(snapshot_download(str(path), local_files_only=True))
-        except (LocalEntryNotFoundError, ValueError):
-            pass
-    raise CheckpointError(candidate, "no such directory (nor a Hub repo id in the local cache)")
+            return download(str(path))
+        except CheckpointError as exc:
+            raise CheckpointError(candidate, f"no such directory; as a Hub repo: {exc.cause}") from None
+    raise CheckpointError(candidate, "no such directory (nor a Hub repo id ORG/NAME[@REVISION])")
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:

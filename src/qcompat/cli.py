@@ -22,7 +22,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     inspect = commands.add_parser("inspect", help="check a checkpoint's layout against its profile")
     inspect.add_argument(
-        "path", nargs="?", default=None, help="checkpoint directory or cached Hub repo id (default: the tiny INT4)"
+        "path",
+        nargs="?",
+        default=None,
+        help="checkpoint directory or Hub repo ORG/NAME[@REVISION] (default: the tiny INT4)",
     )
     inspect.add_argument(
         "--profile", default=None, help="NAME or NAME:VARIANT (default: gemma-4-12b-it-int4-mlponly, variant by sizes)"

@@ -7,9 +7,7 @@ HF_TOKEN, HF_HOME and offline mode honoured); nothing but the headers of the wei
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from qcompat.checkpoint import (
     shards_of,
 )
 from qcompat.errors import CheckpointError
+from qcompat.hub import hub_errors, split_spec
 
 SMALL_SUFFIXES = (".json", ".jinja")
 SMALL_LIMIT = 2_000_000  # tokenizer.json of a large vocabulary is tens of MB: its presence is enough
@@ -51,20 +50,12 @@ class Fetched:
         )
 
 
-def split_spec(spec: str) -> tuple[str, str | None]:
-    """'ORG/NAME@REVISION' -> ('ORG/NAME', 'REVISION'); without '@', the revision is None (main)."""
-    repo, _, revision = spec.partition("@")
-    if repo.count("/") != 1 or not all(repo.split("/")):
-        raise CheckpointError(spec, "not a Hub repo id (ORG/NAME[@REVISION])")
-    return repo, revision or None
-
-
 def read_remote(spec: str) -> tuple[Checkpoint, Fetched]:
     from huggingface_hub import HfApi, hf_hub_download
 
     repo, revision = split_spec(spec)
     start = time.perf_counter()
-    with _hub_errors(spec):
+    with hub_errors(spec):
         info = HfApi().model_info(repo, revision=revision, files_metadata=True)
         sizes = {s.rfilename: s.size or 0 for s in info.siblings or [] if "/" not in s.rfilename}
         small = [name for name, size in sizes.items() if name.endswith(SMALL_SUFFIXES) and size <= SMALL_LIMIT]
@@ -120,35 +111,3 @@ def _byte_range(repo: str, commit: str, filename: str, start: int, count: int) -
     if response.status_code != 206:  # a server that ignores Range sends the whole file: keep only what was asked
         data = data[start : start + count]
     return data
-
-
-@contextlib.contextmanager
-def _hub_errors(spec: str) -> Iterator[None]:
-    """The Hub client's errors as one line naming what is missing or what failed (exit 2), never a traceback."""
-    from huggingface_hub import errors
-
-    try:
-        yield
-    except errors.RepositoryNotFoundError as exc:
-        raise CheckpointError(
-            spec, f"no such repo on the Hub, or private or gated: set HF_TOKEN ({_first_line(exc)})"
-        ) from None
-    except errors.RevisionNotFoundError as exc:
-        raise CheckpointError(spec, f"no such revision in the repo ({_first_line(exc)})") from None
-    except errors.EntryNotFoundError as exc:
-        raise CheckpointError(spec, f"a file the repo lists cannot be fetched ({_first_line(exc)})") from None
-    except errors.OfflineModeIsEnabled:
-        raise CheckpointError(spec, "HF_HUB_OFFLINE is set: --remote needs the network") from None
-    except errors.HfHubHTTPError as exc:
-        raise CheckpointError(spec, f"the Hub answered with an error ({_first_line(exc)})") from None
-    except OSError as exc:
-        raise CheckpointError(spec, f"network error reaching the Hub: {type(exc).__name__}: {exc}") from None
-    except Exception as exc:
-        if not type(exc).__module__.startswith(("httpx", "httpcore")):
-            raise
-        raise CheckpointError(spec, f"network error reaching the Hub: {type(exc).__name__}: {exc}") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

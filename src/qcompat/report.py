@@ -26,7 +26,12 @@ def _checkpoint(results: SessionResults) -> str:
     checkpoint = results.data.get("checkpoint") or {}
     if not checkpoint.get("path"):
         return "no checkpoint"
-    name = "/".join(PurePath(checkpoint["path"]).parts[-2:])
+    hub = checkpoint.get("hub")
+    name = (
+        f"{hub['repo']}@{hub['revision']} (commit {hub['commit'][:12]})"
+        if hub
+        else "/".join(PurePath(checkpoint["path"]).parts[-2:])
+    )
     identity = checkpoint.get("identity")
     return f"{name} @ {identity[:12]}" if identity else f"{name} (unreadable)"
 
