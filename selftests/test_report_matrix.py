@@ -87,7 +87,13 @@ def test_markdown_has_the_header_stack_and_checks_rows_and_escapes_pipes(gpu_and
     ]
     assert lines[6] == "| vllm/test_quick | NEW FAILURE: ValueError: [bad] \\| worse | not run: needs CUDA |"
     assert lines[7] == "| gpu/test_sampler | UNEXPECTED PASS (flashinfer-sampler-sm120) | · |"
-    assert len(lines) == 8
+    assert lines[8:] == [
+        "",
+        "**Greedy parity between sessions**",
+        "",
+        "- no two sessions ran greedy on the same checkpoint and prompts",
+        "- no greedy run recorded (a failed or not-run server, or no such check): nightly, stable",
+    ]
 
 
 def rendered(directory: Path) -> tuple[str, dict[str, str]]:

@@ -16,6 +16,7 @@ class ResultsRecorder:
         self.config = config
         self.notes: list[str] = []
         self.checks: dict[str, dict] = {}
+        self.greedy: list[dict] = []  # each engine run's greedy results, for parity across sessions and runs
         self.started = time.time()
 
     @pytest.hookimpl(hookwrapper=True)
@@ -58,6 +59,7 @@ class ResultsRecorder:
             "seconds": round(time.time() - self.started, 1),
             "checks": list(self.checks.values()),
             "notes": list(dict.fromkeys(self.notes)),
+            "greedy": self.greedy,
         }
         path.write_text(json.dumps(data, indent=2) + "\n")
 

@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     gate = commands.add_parser("gate", help="exit 1 on any new failure, unexpected pass or missing required session")
     gate.add_argument("results", nargs="?", default="results")
     gate.add_argument("--require", default="", help="comma-separated sessions that must have run")
+    gate.add_argument(
+        "--baseline", metavar="DIR", help="an earlier run's results (last night's): a greedy divergence from it fails"
+    )
     provenance = commands.add_parser(
         "provenance", help="check each registry entry's claims in the vendor's released wheels (downloads them)"
     )
@@ -147,7 +150,14 @@ def _gate(args: argparse.Namespace) -> int:
     from qcompat import report, results
 
     required = [name for name in args.require.split(",") if name]
-    reasons = report.gate(results.load_all(Path(args.results)), required)
+    baseline = results.load_all(Path(args.baseline)) if args.baseline else None
+    reasons = report.gate(results.load_all(Path(args.results)), required, baseline)
+    if baseline is not None:
+        from qcompat.session_parity import against_baseline, runs_of
+
+        pairs, missing = against_baseline(runs_of(results.load_all(Path(args.results))), runs_of(baseline))
+        for line in [pair.line() for pair in pairs] + missing:
+            print(f"gate: baseline: {line}")
     for reason in reasons:
         print(f"gate: {reason}")
     print("gate: FAILED" if reasons else f"gate: passed ({', '.join(required) or 'no required sessions'})")

@@ -6,6 +6,7 @@ from pathlib import PurePath
 from typing import Any
 
 from qcompat.results import FAILING, SessionResults, cell, check_name
+from qcompat.session_parity import across_sessions, against_baseline, runs_of
 from qcompat.stack import Cpu, hardware_label
 
 
@@ -18,7 +19,25 @@ def matrix(sessions: list[SessionResults]) -> dict[str, Any]:
     stacks = {s.session: _stack(s) for s in sessions}
     checkpoints = {s.session: _checkpoint(s) for s in sessions}
     ran = {s.session: _ran(s) for s in sessions}
-    return {"sessions": columns, "stacks": stacks, "checkpoints": checkpoints, "ran": ran, "checks": rows}
+    runs = runs_of(sessions)
+    parity = {
+        "pairs": [pair.to_dict() for pair in across_sessions(runs)],
+        "runs": {s.session: [r.run for r in runs if r.session == s.session] for s in sessions},
+    }
+    return {"sessions": columns, "stacks": stacks, "checkpoints": checkpoints, "ran": ran, "checks": rows,
+            "parity": parity}  # fmt: skip
+
+
+def parity_lines(table: dict[str, Any]) -> list[str]:
+    """The parity section: each compared pair, then the sessions with no greedy run to compare."""
+    parity = table["parity"]
+    lines = [pair["line"] for pair in parity["pairs"]]
+    if not lines:
+        lines.append("no two sessions ran greedy on the same checkpoint and prompts")
+    silent = [session for session, runs in parity["runs"].items() if not runs]
+    if silent:
+        lines.append(f"no greedy run recorded (a failed or not-run server, or no such check): {', '.join(silent)}")
+    return lines
 
 
 def _checkpoint(results: SessionResults) -> str:
@@ -61,6 +80,7 @@ def markdown(table: dict[str, Any]) -> str:
     lines.append("| *checks* | " + " | ".join(table["ran"][s] for s in sessions) + " |")
     for name, cells in table["checks"].items():
         lines.append(f"| {name} | " + " | ".join(cells.get(s, "·").replace("|", "\\|") for s in sessions) + " |")
+    lines += ["", "**Greedy parity between sessions**", ""] + [f"- {line}" for line in parity_lines(table)]
     return "\n".join(lines)
 
 
@@ -85,10 +105,16 @@ def render(table: dict[str, Any], console) -> None:
             row.append(f"[{style}]{escape(text)}[/]" if style else escape(text))
         grid.add_row(escape(name), *row)
     console.print(grid)
+    console.print("[bold]Greedy parity between sessions[/] (same checkpoint, same prompts)")
+    for line in parity_lines(table):
+        console.print(f"  {escape(line)}")
 
 
-def gate(sessions: list[SessionResults], required: list[str]) -> list[str]:
-    """Why the release gate fails; empty when it passes."""
+def gate(
+    sessions: list[SessionResults], required: list[str], baseline: list[SessionResults] | None = None
+) -> list[str]:
+    """Why the release gate fails; empty when it passes. A greedy divergence between sessions fails it, and
+    with a baseline (an earlier run's results) so does a divergence from that run."""
     reasons = []
     by_name = {s.session: s for s in sessions}
     for name in required:
@@ -100,4 +126,11 @@ def gate(sessions: list[SessionResults], required: list[str]) -> list[str]:
         for check in results.checks:
             if check["outcome"] in FAILING:
                 reasons.append(f"{results.session}: {check_name(check['check'])}: {cell(check)}")
+    runs = runs_of(sessions)
+    for pair in across_sessions(runs):
+        reasons += pair.divergences("session")
+    if baseline is not None:
+        pairs, _ = against_baseline(runs, runs_of(baseline))
+        for pair in pairs:
+            reasons += pair.divergences("the baseline's")
     return reasons
