@@ -69,6 +69,13 @@ def test_remote_inspect_of_a_sharded_copy_judges_as_a_local_one(hub, repos, tmp_
         assert hub.sent_for("org/tiny-sharded", path.name) == _header_bytes(path), path.name
 
 
+def test_a_hub_that_ignores_ranges_gets_the_same_verdict(repos, tmp_path):
+    with FakeHub(repos, honour_ranges=False) as ignoring:
+        result = inspect(ignoring, tmp_path, "org/tiny-sharded", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["tensors"] == 150
+
+
 def test_remote_inspect_of_a_broken_copy_exits_1_naming_the_rule(hub, tmp_path):
     result = inspect(hub, tmp_path, "org/tiny-broken")
     assert result.returncode == 1, result.stderr

@@ -42,7 +42,8 @@ def commit_of(root: Path) -> str:
 
 
 class FakeHub:
-    def __init__(self, repos: dict[str, Path]):
+    def __init__(self, repos: dict[str, Path], honour_ranges: bool = True):
+        self.honour_ranges = honour_ranges  # False: answer 200 with the whole file, as some proxies do
         self.repos = {repo: (commit_of(root), root) for repo, root in repos.items()}
         self.sent: Counter[str] = Counter()  # "org/name/file" -> body bytes sent
         self.requests: list[tuple[str, str, str]] = []  # (method, path, Range header)
@@ -148,7 +149,7 @@ class FakeHub:
                 size = file.stat().st_size
                 start, stop, status = 0, size, 200
                 ranged = RANGE.match(self.headers.get("Range", ""))
-                if ranged:
+                if ranged and hub.honour_ranges:
                     start = int(ranged[1])
                     stop = min(size, int(ranged[2]) + 1) if ranged[2] else size
                     status = 206

@@ -45,8 +45,9 @@ class Fetched:
 
     def line(self) -> str:
         return (
-            f"{self.repo}@{self.revision} (commit {self.commit[:12]}): fetched {self.bytes:,} of {self.repo_bytes:,} "
-            f"bytes ({self.files} small files and the safetensors headers) in {self.seconds:.1f} s"
+            f"{self.repo}@{self.revision} (commit {self.commit[:12]}): read {self.bytes:,} of its {self.repo_bytes:,} "
+            f"bytes ({self.files} small files, from the cache where present, and the safetensors headers) "
+            f"in {self.seconds:.1f} s"
         )
 
 
@@ -99,15 +100,21 @@ def _shard_records(repo: str, commit: str, shard: str, size: int) -> tuple[dict,
 
 
 def _byte_range(repo: str, commit: str, filename: str, start: int, count: int) -> bytes:
+    """Bytes [start, start + count) of a file on the Hub, streamed: a server that ignores Range (200 with the
+    whole file) is read only as far as needed, never into memory whole."""
     from huggingface_hub import hf_hub_url
-    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+    from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_stream_backoff
 
     if count == 0:
         return b""
     headers = {**build_hf_headers(), "Range": f"bytes={start}-{start + count - 1}", "Accept-Encoding": "identity"}
-    response = get_session().get(hf_hub_url(repo, filename, revision=commit), headers=headers, follow_redirects=True)
-    hf_raise_for_status(response)
-    data = response.content
-    if response.status_code != 206:  # a server that ignores Range sends the whole file: keep only what was asked
-        data = data[start : start + count]
-    return data
+    url = hf_hub_url(repo, filename, revision=commit)
+    with http_stream_backoff("GET", url, headers=headers, follow_redirects=True) as response:
+        hf_raise_for_status(response)
+        skip = 0 if response.status_code == 206 else start
+        data = bytearray()
+        for chunk in response.iter_bytes():
+            data += chunk
+            if len(data) >= skip + count:
+                break
+    return bytes(data[skip : skip + count])
