@@ -438,3 +438,10 @@ def test_a_chat_template_inside_tokenizer_config_counts(tiny_copy: Path):
 def test_no_chat_template_anywhere_is_warned_about(tiny_copy: Path, tokenizer_config: str | None):
     missing = "chat template (chat_template.jinja or chat_template.json or tokenizer_config.json:chat_template)"
     assert _chat_template_only_in(tiny_copy, tokenizer_config) == {missing}
+
+
+def test_a_quantized_attention_projection_is_named_with_what_it_stores(tiny_copy: Path):
+    quantized_attention(tiny_copy)
+    (finding,) = [f for f in inspect_checkpoint(tiny_copy).findings if f.rule == "attention.not_quantized"]
+    assert finding.tensor == f"{LAYERS}.0.self_attn.q_proj.qweight"
+    assert (finding.expected, finding.found) == ("weight BF16", "g_idx I32, qweight I32, qzeros I32, scales F16")

@@ -1,0 +1,63 @@
+"""Findings grouped by cause: one line per rule broken the same way, causes first, names in a compact list."""
+
+from __future__ import annotations
+
+from qcompat.findings import error, warning
+from qcompat.grouping import compact, group, spans
+
+LAYERS = "model.language_model.layers"
+
+
+def test_one_rule_on_many_tensors_is_one_line_with_a_count_and_a_compact_list():
+    findings = [
+        error("tensors.dtype", "kept tensor has the wrong dtype", file="model.safetensors",
+              tensor=f"{LAYERS}.{i}.{name}", expected="BF16", found="F32")
+        for i in range(6) for name in ("input_layernorm.weight", "self_attn.q_proj.weight")
+    ]  # fmt: skip
+    (only,) = group(findings)
+    assert only.line() == (
+        "[tensors.dtype] model.safetensors: kept tensor has the wrong dtype: 12 times "
+        "(layers 0-5: input_layernorm.weight, self_attn.q_proj.weight) (expected BF16, found F32)"
+    )
+
+
+def test_a_single_finding_reads_as_it_always_did():
+    finding = error("quant.settings", "bits differ", file="config.json", expected="4", found="8")
+    assert [g.line() for g in group([finding])] == [finding.line()]
+
+
+def test_differing_expectations_show_the_first_and_how_many_differ():
+    findings = [
+        error("gptq.packing_shape", "GPTQ qweight is not packed as W4 g128 of its linear",
+              tensor=f"{LAYERS}.0.mlp.{m}.qweight", expected=e, found=f)
+        for m, e, f in (("gate_proj", "[32, 384]", "[64, 384]"), ("down_proj", "[48, 256]", "[96, 256]"))
+    ]  # fmt: skip
+    assert group(findings)[0].line().endswith("(first: expected [32, 384], found [64, 384]; 2 different)")
+
+
+def test_names_outside_the_layers_follow_them_and_long_lists_are_capped():
+    names = [f"{LAYERS}.1.mlp.up_proj", "model.embed_vision.weight", "model.vision_embedder.pos_embedding",
+             "model.language_model.norm.weight", "lm_head.weight"]  # fmt: skip
+    assert compact(names) == (
+        "layers 1: mlp.up_proj; model.embed_vision.weight; model.vision_embedder.pos_embedding; +2 more"
+    )
+
+
+def test_layer_spans_read_as_ranges_and_lone_layers():
+    assert spans([5, 0, 1, 2, 11, 3, 12]) == "0-3, 5, 11, 12"
+    assert compact([f"{LAYERS}.5", f"{LAYERS}.11"]) == "layers 5, 11"
+
+
+def test_causes_come_first_then_other_errors_then_warnings():
+    findings = [
+        warning("warn.scales_f16", "F16 scales"),
+        error("size.total_bytes", "too big"),
+        error("tensors.dtype", "wrong dtype", tensor="a"),
+        error("quant.settings", "another scheme"),
+    ]
+    assert [g.rule for g in group(findings)] == [
+        "quant.settings",
+        "size.total_bytes",
+        "tensors.dtype",
+        "warn.scales_f16",
+    ]
