@@ -113,8 +113,13 @@ def memorized() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def prompts(memorized) -> list[str]:
-    return [prompt for prompt, _ in memorized]
+def prompts(memorized, is_tiny: bool, checkpoint_path: Path) -> list[str]:
+    """The tiny family's memorized openings; any other checkpoint gets chat prompts through its own template."""
+    if is_tiny:
+        return [prompt for prompt, _ in memorized]
+    from tests.prompts import instruct_prompts
+
+    return instruct_prompts(checkpoint_path)
 
 
 @pytest.fixture(scope="session")
