@@ -17,18 +17,30 @@ pytestmark = pytest.mark.transformers
 SNIPPET_NEW_TOKENS = 16
 
 
-def test_card_transformers_snippet_runs_as_written(checkpoint_path: Path):
+def card_snippet(checkpoint_path: Path, on_gpu: bool) -> str:
+    """The card's snippet on the checkpoint under test: exactly as written on a GPU; without one, on the CPU
+    and with fewer new tokens (the only changes)."""
     snippet = recipes()["transformers_snippet"]
-    adapted = (
-        snippet.replace(f'"{recipes()["model_id"]}"', json.dumps(str(checkpoint_path)))
-        .replace('"cuda"', '"cpu"')
-        .replace("max_new_tokens=256", f"max_new_tokens={SNIPPET_NEW_TOKENS}")
-    )
-    assert adapted.count(str(checkpoint_path)) == 1 and '"cuda"' not in adapted, "the card's snippet changed shape"
-    result = subprocess.run([sys.executable, "-c", adapted], capture_output=True, text=True, timeout=600, check=False,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    adapted = snippet.replace(f'"{recipes()["model_id"]}"', json.dumps(str(checkpoint_path)))
+    assert adapted.count(str(checkpoint_path)) == 1 and snippet.count('"cuda"') == 2, "the card's snippet changed shape"
+    if on_gpu:
+        return adapted
+    return adapted.replace('"cuda"', '"cpu"').replace("max_new_tokens=256", f"max_new_tokens={SNIPPET_NEW_TOKENS}")
+
+
+def test_card_transformers_snippet_runs_as_written(checkpoint_path: Path, notes):
+    import torch
+
+    on_gpu = torch.cuda.is_available()
+    result = subprocess.run([sys.executable, "-c", card_snippet(checkpoint_path, on_gpu)], capture_output=True,
+                            text=True, timeout=600, check=False, env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.endswith("\n"), "the snippet prints the decoded answer"
+    notes.append(
+        "the card's transformers snippet ran exactly as written (device_map cuda)"
+        if on_gpu
+        else f"the card's transformers snippet ran on the CPU (no GPU): cuda -> cpu, max_new_tokens {SNIPPET_NEW_TOKENS}"
+    )
 
 
 def _auto_round() -> list[str]:
