@@ -145,3 +145,17 @@ def test_the_static_suite_on_a_missing_revision_fails_naming_it(hub, tmp_path):
     run = _suite(hub, tmp_path / "home", tmp_path / "static.json", "org/tiny@v9")
     assert run.returncode == 1
     assert "checkpoint unusable: org/tiny@v9: no such directory; as a Hub repo: no such revision" in run.stdout
+
+
+def test_fetch_downloads_a_hub_checkpoint_and_prints_its_snapshot_and_commit(hub, tmp_path):
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    env.pop("HF_HUB_OFFLINE", None)
+    run = subprocess.run([sys.executable, "-m", "qcompat.cli", "fetch", "org/tiny-sharded"], env=env,
+                         capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    commit = hub.repos["org/tiny-sharded"][0]
+    snapshot = Path(run.stdout.split()[0])
+    assert snapshot.name == commit and run.stdout.strip().endswith(f"(commit {commit})")
+    assert sorted(p.name for p in snapshot.iterdir()) == sorted(
+        p.name for p in hub.repos["org/tiny-sharded"][1].iterdir()
+    )

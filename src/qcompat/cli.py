@@ -1,4 +1,4 @@
-"""qcompat inspect | expect | report | gate | provenance | sweep-table.
+"""qcompat inspect | expect | report | gate | provenance | sweep-table | fetch.
 
 Exit 0 ok, 1 checks failed, 2 unusable input or environment.
 """
@@ -73,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep-table", help="the release sweep's table (nox -s sweep), for the model card")
     sweep.add_argument("results", nargs="?", default="results/sweep", help="directory of one <release>.json each")
     sweep.add_argument("--write", metavar="FILE", help="also write the table there")
+    fetch = commands.add_parser(
+        "fetch", help="download a Hub checkpoint ORG/NAME[@REVISION] into the cache, print its path"
+    )
+    fetch.add_argument("spec", metavar="ORG/NAME[@REVISION]")
     not_run = commands.add_parser("record-not-run", help="write a session's results saying why it could not run here")
     not_run.add_argument("--session", required=True)
     not_run.add_argument("--reason", required=True)
@@ -164,6 +168,14 @@ def _gate(args: argparse.Namespace) -> int:
     return EXIT_FAILED if reasons else EXIT_OK
 
 
+def _fetch(args: argparse.Namespace) -> int:
+    from qcompat.hub import download, source
+
+    snapshot = download(args.spec)
+    print(f"{snapshot}  (commit {source(args.spec, snapshot)['commit']})")
+    return EXIT_OK
+
+
 def _provenance(args: argparse.Namespace) -> int:
     from qcompat import provenance
     from qcompat.fixtures import fixtures_dir
@@ -227,6 +239,7 @@ COMMANDS = {
     "report": _report,
     "gate": _gate,
     "provenance": _provenance,
+    "fetch": _fetch,
     "sweep-table": _sweep_table,
     "record-not-run": _record_not_run,
 }
