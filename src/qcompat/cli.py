@@ -154,12 +154,13 @@ def _gate(args: argparse.Namespace) -> int:
     from qcompat import report, results
 
     required = [name for name in args.require.split(",") if name]
+    tonight = results.load_all(Path(args.results))
     baseline = results.load_all(Path(args.baseline)) if args.baseline else None
-    reasons = report.gate(results.load_all(Path(args.results)), required, baseline)
+    reasons = report.gate(tonight, required, baseline)
     if baseline is not None:
         from qcompat.session_parity import against_baseline, runs_of
 
-        pairs, missing = against_baseline(runs_of(results.load_all(Path(args.results))), runs_of(baseline))
+        pairs, missing = against_baseline(runs_of(tonight), runs_of(baseline))
         for line in [pair.line() for pair in pairs] + missing:
             print(f"gate: baseline: {line}")
     for reason in reasons:
