@@ -211,8 +211,9 @@ def tests_by_line(scratch: Path) -> dict[str, dict[int, set[str]]]:
     except ImportError:
         raise SystemExit("mutation: coverage is not installed (nox -s mutation installs it)") from None
     rc = scratch / "coveragerc"
-    rc.write_text(f"[run]\ndynamic_context = test_function\nsource = {PACKAGE}\ndata_file = {scratch / 'coverage'}\n")
-    command = [sys.executable, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", *SELFTESTS, *PYTEST]
+    rc.write_text(f"[run]\nsource = {PACKAGE}\ndata_file = {scratch / 'coverage'}\n")
+    command = [sys.executable, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", *SELFTESTS, *PYTEST,
+               "-p", "selftests.support.coverage_contexts"]  # fmt: skip
     print("mutation: measuring which selftests reach which lines (one unmutated run under coverage)", flush=True)
     result = subprocess.run(
         command, check=False, cwd=REPO, env=_environment(REPO / "src"), capture_output=True, text=True
@@ -231,19 +232,16 @@ def tests_by_line(scratch: Path) -> dict[str, dict[int, set[str]]]:
     }
 
 
-def _node_id(context: str) -> str:
-    """coverage's test_function context ("selftests.test_x.test_y") as a pytest node id prefix."""
-    module, _, function = context.rpartition(".")
-    if module.count(".") > 1 and module.split(".")[-1][:1].isupper():  # a method: module.Class.test
-        module, _, cls = module.rpartition(".")
-        function = f"{cls}::{function}"
-    return f"{module.replace('.', '/')}.py::{function}"
-
-
 def selected_tests(mutant: Mutant, lines: dict[str, dict[int, set[str]]]) -> list[str]:
+    """The node ids of the selftests that reach the mutant's lines (selftests.support.coverage_contexts)."""
     reached = lines.get(mutant.module, {})
-    contexts = set().union(*(reached.get(n, set()) for n in range(mutant.line, mutant.end_line + 1)))
-    return sorted(_node_id(c) for c in contexts)
+    return sorted(set().union(*(reached.get(n, set()) for n in range(mutant.line, mutant.end_line + 1))))
+
+
+def status_of(returncode: int) -> str:
+    """pytest's exit code as the mutant's fate: 0 survived, 1 killed (a test failed); anything else means the
+    selection could not run (4 usage, 5 no tests), which proves nothing about the mutant."""
+    return {0: "survived", 1: "killed"}.get(returncode, "error")
 
 
 def _run(mutant: Mutant, trees: queue.Queue, lines: dict, timeout: float) -> Outcome:
@@ -257,7 +255,7 @@ def _run(mutant: Mutant, trees: queue.Queue, lines: dict, timeout: float) -> Out
             result = subprocess.run(
                 command, check=False, cwd=REPO, env=_environment(tree), capture_output=True, timeout=timeout
             )
-            status = "survived" if result.returncode == 0 else "killed"
+            status = status_of(result.returncode)
         except subprocess.TimeoutExpired:
             status = "timeout"
         finally:
@@ -283,7 +281,7 @@ def load_equivalents() -> dict[str, str]:
 
 def score(outcomes: list[Outcome]) -> tuple[int, int, float]:
     counted = [o for o in outcomes if o.equivalent is None]
-    killed = sum(o.status != "survived" for o in counted)
+    killed = sum(o.status in ("killed", "timeout") for o in counted)
     return killed, len(counted), 100.0 * killed / len(counted) if counted else 100.0
 
 
@@ -323,6 +321,9 @@ def _report(outcomes: list[Outcome], args: argparse.Namespace, equivalents: dict
         print(f"\n{module}: {percent:.1f}% ({killed} of {counted} non-equivalent mutants killed; "
               f"{len(mine)} run, {statuses['timeout']} by timeout, {len(mine) - counted} equivalent)")  # fmt: skip
         for o in mine:
+            if o.status == "error":
+                print(f"  ERROR (pytest could not run the selection): {o.mutant.module}:{o.mutant.line} "
+                      f"{o.mutant.key.split('::', 1)[1]}")  # fmt: skip
             if o.status == "survived":
                 mark = "equivalent" if o.equivalent else "SURVIVED"
                 reached = f"{o.tests} tests" if o.tests else "all selftests"

@@ -6,7 +6,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from selftests.mutation import Mutant, mutants_of, mutated_source, score, selected_tests
+import pytest
+
+from selftests.mutation import Mutant, mutants_of, mutated_source, score, selected_tests, status_of
 
 SOURCE = '''"""Docstring."""
 import os
@@ -63,10 +65,54 @@ def test_a_mutant_changes_exactly_one_thing(tmp_path: Path):
 def test_tests_are_selected_by_the_lines_a_mutant_spans():
     mutant = Mutant("src/qcompat/x.py", 0, 10, 11, "f", "delete `y`")
     lines = {
-        "src/qcompat/x.py": {10: {"selftests.test_a.test_one"}, 11: {"selftests.test_b.TestK.test_two"}, 12: {"z"}}
+        "src/qcompat/x.py": {
+            10: {"selftests/test_a.py::test_one[int4]"},
+            11: {"selftests/test_b.py::TestK::test_two"},
+            12: {"selftests/test_c.py::test_three"},
+        }
     }
-    assert selected_tests(mutant, lines) == ["selftests/test_a.py::test_one", "selftests/test_b.py::TestK::test_two"]
+    assert selected_tests(mutant, lines) == [
+        "selftests/test_a.py::test_one[int4]",
+        "selftests/test_b.py::TestK::test_two",
+    ]
     assert selected_tests(Mutant("src/qcompat/y.py", 0, 1, 1, "f", "c"), lines) == []
+
+
+def test_coverage_records_each_line_under_the_node_id_of_the_test_that_ran_it(tmp_path: Path):
+    """Even through hypothesis, whose own `test_function` coverage's test_function contexts would name."""
+    pytest.importorskip(
+        "coverage", reason="not run: coverage is installed by nox -s mutation, whose first run runs this"
+    )
+    import subprocess
+    import sys
+
+    from selftests.mutation import REPO
+
+    (tmp_path / "code.py").write_text("def double(x):\n    return 2 * x\n")
+    (tmp_path / "test_code.py").write_text(
+        "from hypothesis import given, settings, strategies as st\nfrom code import double\n\n"
+        "@settings(max_examples=3)\n@given(st.integers())\ndef test_doubles(x):\n    assert double(x) == x + x\n"
+    )
+    rc = tmp_path / "rc"
+    rc.write_text(f"[run]\nsource = {tmp_path}\ndata_file = {tmp_path / 'cov'}\n")
+    env = {"PYTHONPATH": f"{tmp_path}:{REPO}", "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", "-q", "-p",
+                    "selftests.support.coverage_contexts", "-p", "no:cacheprovider", str(tmp_path / "test_code.py")],
+                   cwd=tmp_path, env=env, check=True, capture_output=True)  # fmt: skip
+    from coverage import CoverageData
+
+    data = CoverageData(str(tmp_path / "cov"))
+    data.read()
+    contexts = data.contexts_by_lineno(str(tmp_path / "code.py"))[2]
+    assert contexts == ["test_code.py::test_doubles"]
+
+
+def test_only_a_failing_test_kills_a_mutant():
+    from selftests.mutation import Outcome
+
+    assert [status_of(code) for code in (0, 1, 2, 4, 5)] == ["survived", "killed", "error", "error", "error"]
+    mutant = Mutant("m.py", 0, 1, 1, "f", "c")
+    assert score([Outcome(mutant, "killed", 1), Outcome(mutant, "error", 1)]) == (1, 2, 50.0)
 
 
 def test_equivalent_mutants_leave_the_score():
