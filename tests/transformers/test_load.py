@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.goldens import check_against_golden
+from tests.goldens import check_against_golden, record_greedy
 from tests.transformers.conftest import MAX_NEW_TOKENS, TOP_K
 
 pytestmark = pytest.mark.transformers
@@ -55,3 +55,19 @@ def test_bf16_base_greedy_matches_its_golden(pytestconfig, hf_base_greedy, base_
     check_against_golden(pytestconfig, hf_base_greedy, engine="hf-bf16", golden_engine="hf-bf16",
                          identity=identity(read_checkpoint(base_path)), stack=hf_stack,
                          max_new_tokens=MAX_NEW_TOKENS, top_k=TOP_K, notes=notes)  # fmt: skip
+
+
+def test_the_legacy_controls_bf16_twin_reproduces_the_memorized_sentences(
+    pytestconfig, tiny_only, prompts, memorized, hf_stack
+):
+    """The equal-head-dims BF16 twin, which the legacy session serves as its control, greedy in transformers:
+    it completes the memorized sentences, and its run joins the parity across sessions beside legacy's vLLM run."""
+    from qcompat.checkpoint import identity, read_checkpoint
+    from qcompat.engines import hf
+    from qcompat.fixtures import fixtures_dir
+
+    twin = fixtures_dir() / "tiny-equal-head-dims" / "bf16"
+    results = hf.greedy(hf.load(twin), prompts, MAX_NEW_TOKENS, TOP_K)
+    record_greedy(pytestconfig, results, run="hf-bf16-equal-head-dims", identity=identity(read_checkpoint(twin)),
+                  stack=hf_stack, max_new_tokens=MAX_NEW_TOKENS, top_k=TOP_K)  # fmt: skip
+    assert [g.prompt + g.text for g in results] == [sentence for _, sentence in memorized]

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import pytest
 
+from qcompat.checkpoint import identity, read_checkpoint
 from qcompat.fixtures import fixtures_dir
-from tests.serving import TINY_TARGETS, TORCH_LINEAR, Serving, serve_each
+from tests.goldens import record_greedy
+from tests.serving import MAX_TOKENS, TINY_TARGETS, TOP_K, TORCH_LINEAR, Serving, serve_each
 
 pytestmark = [pytest.mark.vllm, pytest.mark.canary]
 
@@ -33,7 +35,11 @@ def canaries(prompts, vllm_installed, log_dir) -> dict[str, Serving]:
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_target_serves_as_the_registry_expects(target, canaries, record_verdict):
+def test_target_serves_as_the_registry_expects(target, canaries, record_verdict, pytestconfig, vllm_stack):
+    if canaries[target].greedy:  # a target that served: its answers join the parity across sessions
+        record_greedy(pytestconfig, canaries[target].greedy, run=f"vllm-{target}",
+                      identity=identity(read_checkpoint(TARGETS[target][0])), stack=vllm_stack,
+                      max_new_tokens=MAX_TOKENS, top_k=TOP_K)  # fmt: skip
     record_verdict(canaries[target])
 
 
