@@ -239,9 +239,10 @@ def selected_tests(mutant: Mutant, lines: dict[str, dict[int, set[str]]]) -> lis
 
 
 def status_of(returncode: int) -> str:
-    """pytest's exit code as the mutant's fate: 0 survived, 1 killed (a test failed); anything else means the
-    selection could not run (4 usage, 5 no tests), which proves nothing about the mutant."""
-    return {0: "survived", 1: "killed"}.get(returncode, "error")
+    """pytest's exit code as the mutant's fate: 0 survived; 1 (a test failed), 2 (a test module no longer
+    imports: collection errors) and 3 (a conftest no longer imports: internal error) killed; 4 (usage: a node id
+    that does not exist) and 5 (no tests) mean the selection could not run, which proves nothing."""
+    return {0: "survived", 1: "killed", 2: "killed", 3: "killed"}.get(returncode, "error")
 
 
 def _run(mutant: Mutant, trees: queue.Queue, lines: dict, timeout: float) -> Outcome:

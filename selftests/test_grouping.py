@@ -61,3 +61,19 @@ def test_causes_come_first_then_other_errors_then_warnings():
         "tensors.dtype",
         "warn.scales_f16",
     ]
+
+
+def test_a_group_lists_its_tensors_in_json_and_says_nothing_of_expectations_it_lacks():
+    findings = [error("index.consistent", "stored tensor missing from the index", tensor=f"{LAYERS}.{i}.mlp.up_proj")
+                for i in range(3)]  # fmt: skip
+    (only,) = group(findings)
+    assert only.to_dict()["tensors"] == "layers 0-2: mlp.up_proj"
+    assert only.line() == "[index.consistent] stored tensor missing from the index: 3 times (layers 0-2: mlp.up_proj)"
+
+
+def test_exactly_as_many_names_as_shown_need_no_more():
+    assert compact(["a.weight", "b.weight", "c.weight"]) == "a.weight; b.weight; c.weight"
+    rests = [f"{LAYERS}.0.{name}" for name in ("a", "b", "c", "d")]
+    assert compact(rests[:3]) == "layers 0: a, b, c"
+    assert compact(rests) == "layers 0: a, b, c, +1 more"
+    assert spans([4, 5, 6]) == "4-6" and spans([4, 5]) == "4, 5"

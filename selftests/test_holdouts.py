@@ -18,7 +18,7 @@ MLP = [["mlp.down_proj", "mlp.gate_proj", "mlp.up_proj"]]
 
 # holdout -> (exit code, rule of the first finding, words it must contain)
 EXPECTED = {
-    "ar-native-format": (1, "quant.settings", "auto-round's own format"),
+    "ar-native-format": (1, "quant.settings", "promises (format): auto-round's own format"),
     "ar-no-layer-config": (1, "attention.not_quantized", "the card keeps it BF16: 23 times"),
     "ar-asym": (1, "quant.settings", "found gptq v1 W4 g128 asym"),
     "ar-w8a16": (1, "quant.settings", "found gptq v1 W8 g128 sym"),
@@ -30,6 +30,21 @@ EXPECTED = {
     "gq-gptq-v2": (1, "quant.checkpoint_format", "checkpoint_format gptq_v2 is not GPTQ v1"),
 }
 
+# holdout -> every error, one per cause (with and without numerics): a tensor rule speaks only where it adds
+# something to the scheme finding. Sizes speak where the bytes really differ (W8, F32, attention packed).
+ERRORS = {
+    "ar-native-format": ["quant.settings"],
+    "ar-no-layer-config": ["attention.not_quantized", "quant.modules_in_block", "size.total_bytes", "size.element_count"],
+    "ar-asym": ["quant.settings"],
+    "ar-w8a16": ["quant.settings", "size.total_bytes", "size.element_count"],
+    "ar-w2a16": ["quant.settings"],
+    "ar-g64": ["quant.settings"],
+    "ar-f32": ["tensors.dtype", "tensors.dtype", "size.total_bytes"],  # kept tensors, then multimodal ones
+    "gq-gptq": ["quant.modules_in_block"],
+    "gq-desc-act": ["quant.settings", "quant.modules_in_block"],
+    "gq-gptq-v2": ["quant.checkpoint_format", "quant.modules_in_block"],
+}
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, Path]:
@@ -38,7 +53,14 @@ def built(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_every_holdout_has_an_expected_verdict():
-    assert sorted(EXPECTED) == holdouts.names()
+    assert sorted(EXPECTED) == sorted(ERRORS) == holdouts.names()
+
+
+@pytest.mark.parametrize("name", sorted(ERRORS))
+def test_each_cause_is_said_once_and_the_tensor_rules_add_only_what_it_does_not_say(name, built, capsys):
+    main(["inspect", str(built[name]), "--json", "--numerics"])
+    result = json.loads(capsys.readouterr().out)
+    assert [g["rule"] for g in result["groups"] if g["severity"] == "error"] == ERRORS[name]
 
 
 def test_holdouts_were_made_by_the_real_exporters():

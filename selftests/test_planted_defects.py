@@ -174,6 +174,26 @@ def vision_embedder_in_f32(root: Path) -> None:
     edit_tensors(root, lambda e: e.update({"model.embed_vision.embedding_projection.weight": projection}))
 
 
+def _reshape(root: Path, name: str, shape: tuple[int, ...]) -> None:
+    def change(entries):
+        entries[name] = Entry(entries[name].dtype, shape)
+
+    edit_tensors(root, change)
+
+
+def qweight_with_no_rows(root: Path) -> None:
+    _reshape(root, f"{LAYERS}.1.mlp.down_proj.qweight", (0, 256))
+
+
+def scales_with_no_rows(root: Path) -> None:
+    _reshape(root, f"{LAYERS}.1.mlp.down_proj.scales", (0, 256))
+
+
+def scales_with_more_rows_than_inputs(root: Path) -> None:
+    """More groups than input features: no group size could pack that (it would be 0)."""
+    _reshape(root, f"{LAYERS}.1.mlp.down_proj.scales", (512, 256))
+
+
 def bits_8_in_config(root: Path) -> None:
     edit_quantization(root, lambda q: q.update(bits=8))
 
@@ -265,6 +285,10 @@ DEFECTS = {
     unknown_tensor: {"tensors.unexpected": 1},
     vision_embedder_in_f32: {"tensors.dtype": 1},
     bits_8_in_config: {"quant.settings": 1, "quant.matches_tensors": 18},
+    # Shapes no packing explains: named part by part, never a division by zero.
+    qweight_with_no_rows: {"gptq.packing_shape": 1},
+    scales_with_no_rows: {"gptq.packing_shape": 1},
+    scales_with_more_rows_than_inputs: {"gptq.packing_shape": 1},
     checkpoint_format_gptq_v2: {"quant.checkpoint_format": 1},
     checkpoint_format_gptq_v2_without_modules_in_block: {"quant.checkpoint_format": 1, "quant.modules_in_block": 1},
     checkpoint_format_unknown: {"quant.checkpoint_format": 1},
@@ -445,3 +469,16 @@ def test_a_quantized_attention_projection_is_named_with_what_it_stores(tiny_copy
     (finding,) = [f for f in inspect_checkpoint(tiny_copy).findings if f.rule == "attention.not_quantized"]
     assert finding.tensor == f"{LAYERS}.0.self_attn.q_proj.qweight"
     assert (finding.expected, finding.found) == ("weight BF16", "g_idx I32, qweight I32, qzeros I32, scales F16")
+
+
+def test_a_config_that_misstates_the_packing_says_what_the_tensors_are(tiny_copy: Path):
+    group_size_64_in_config(tiny_copy)
+    findings = [f for f in inspect_checkpoint(tiny_copy).findings if f.rule == "quant.matches_tensors"]
+    assert {f.message for f in findings} == {"the config declares W4 g64 but the tensors are packed W4 g128"}
+    assert {(f.expected, f.found) for f in findings} == {("W4 g128 in the config", "W4 g64")}
+
+
+def test_numerics_name_a_module_they_skip_for_a_missing_part(tiny_copy: Path):
+    g_idx_missing(tiny_copy)
+    skipped = [f for f in inspect_checkpoint(tiny_copy, numerics=True).findings if f.rule == "numerics.skipped"]
+    assert [f.tensor for f in skipped] == [f"{LAYERS}.3.mlp.gate_proj.qweight"]

@@ -138,3 +138,13 @@ def test_gate_names_each_failing_cell_of_a_gpu_session(gpu_and_cpu: Path):
         "nightly: gpu/test_sampler: UNEXPECTED PASS (flashinfer-sampler-sm120)",
     ]
     assert report.gate(load_all(gpu_and_cpu), ["transformers"])[0] == "required session transformers has no results"
+
+
+def test_a_hub_checkpoint_is_named_by_repo_revision_and_commit(tmp_path: Path):
+    commit = "d9044267efd8c7a0266e35c744407976ac59ef8d"
+    write(tmp_path, "static", [{"check": SERVE, "outcome": "passed"}],
+          checkpoint={"path": "org/tiny@main", "identity": "4dae95abdd72b1ea60",
+                      "hub": {"repo": "org/tiny", "revision": "main", "commit": commit}})  # fmt: skip
+    assert report.matrix(load_all(tmp_path))["checkpoints"] == {
+        "static": "org/tiny@main (commit d9044267efd8) @ 4dae95abdd72"
+    }

@@ -67,7 +67,10 @@ def test_gate_passes_when_tonight_matches_the_baseline(tonight, tmp_path, capsys
     assert main(["gate", str(tonight), "--baseline", str(baseline)]) == 0
     out = capsys.readouterr().out
     assert "gate: baseline: stable vllm-int4 vs stable vllm-int4:" in out
-    assert "gate: baseline: transformers hf-int4: no baseline run" in out
+    assert (
+        f"gate: baseline: transformers hf-int4: no baseline run of checkpoint {IDENTITY[:12]} with the same prompts"
+        in out.splitlines()
+    )
 
 
 def test_gate_fails_on_a_divergence_from_the_baseline_naming_session_prompt_and_token(tonight, tmp_path, capsys):
@@ -75,9 +78,11 @@ def test_gate_fails_on_a_divergence_from_the_baseline_naming_session_prompt_and_
     assert main(["gate", str(tonight), "--baseline", str(baseline)]) == 1
     out = capsys.readouterr().out
     prompt = GOLDEN["results"][1]["prompt"]
+    token = GOLDEN["results"][1]["generated_ids"][3]
     assert (
-        f"gate: stable vllm-int4 diverged from the baseline's stable vllm-int4 on prompt 2 {prompt!r} at token 3" in out
-    )
+        f"gate: stable vllm-int4 diverged from the baseline's stable vllm-int4 on prompt 2 {prompt!r} at token 3 "
+        f"(token {100_000 + token} vs {token}; not in each other's top-k)"
+    ) in out.splitlines()
 
 
 def test_gate_fails_when_two_sessions_of_tonight_diverge(tmp_path, capsys):
@@ -106,3 +111,13 @@ def test_unreadable_greedy_in_a_results_file_is_exit_2_naming_it(tmp_path, capsy
     directory = write(tmp_path / "tonight", "stable", {"run": "vllm-int4"})
     assert main(["report", str(directory)]) == 2
     assert "stable.json: greedy run #0 is not readable" in capsys.readouterr().err
+
+
+def test_runs_of_different_prompts_are_not_compared(tmp_path, capsys):
+    fewer = greedy("hf-int4", results=GOLDEN["results"][:-1])
+    directory = write(tmp_path / "tonight", "stable", greedy("vllm-int4"))
+    write(directory, "transformers", fewer)
+    assert main(["gate", str(directory)]) == 0
+    capsys.readouterr()
+    main(["report", str(directory), "--json"])
+    assert json.loads(capsys.readouterr().out)["parity"]["pairs"] == []

@@ -1,7 +1,7 @@
 """Greedy parity between the sessions of one run, and against an earlier run (the baseline).
 
 Each engine session records its greedy runs in its results file (`greedy`: run label such as "vllm-int4",
-the checkpoint identity, the stack, the results). Two runs are compared when they are of the same checkpoint
+the checkpoint identity, the stack for people to read, the results). Two runs are compared when they are of the same checkpoint
 and the same prompts, with the rules of parity.py; a divergence names the session, the prompt and the token.
 """
 
@@ -21,7 +21,6 @@ class GreedyRun:
     session: str
     run: str  # what ran: "vllm-int4", "hf-bf16", ...
     identity: str  # the checkpoint's (qcompat.checkpoint.identity)
-    stack: dict[str, Any]
     results: tuple[Greedy, ...]
 
     @property
@@ -39,9 +38,7 @@ def runs_of(sessions: list[SessionResults]) -> list[GreedyRun]:
         for index, raw in enumerate(session.data.get("greedy") or []):
             try:
                 results = tuple(Greedy.from_dict(r) for r in raw["results"])
-                runs.append(
-                    GreedyRun(session.session, str(raw["run"]), str(raw["identity"]), raw.get("stack") or {}, results)
-                )
+                runs.append(GreedyRun(session.session, str(raw["run"]), str(raw["identity"]), results))
             except (KeyError, TypeError, ValueError) as exc:
                 raise QcompatError(f"{session.path}: greedy run #{index} is not readable ({exc!r})") from None
     return runs
@@ -52,10 +49,6 @@ class Parity:
     reference: GreedyRun
     other: GreedyRun
     summary: Summary
-
-    @property
-    def diverged(self) -> bool:
-        return self.summary.verdicts["diverged"] > 0
 
     def line(self) -> str:
         counts = ", ".join(f"{n} {verdict}" for verdict, n in self.summary.verdicts.items() if n)
