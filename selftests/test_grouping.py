@@ -77,3 +77,9 @@ def test_exactly_as_many_names_as_shown_need_no_more():
     assert compact(rests[:3]) == "layers 0: a, b, c"
     assert compact(rests) == "layers 0: a, b, c, +1 more"
     assert spans([4, 5, 6]) == "4-6" and spans([4, 5]) == "4, 5"
+
+
+def test_a_detail_with_only_what_was_found_is_still_shown():
+    findings = [error("tensors.unexpected", "tensor the profile does not expect", tensor=f"{LAYERS}.{i}.extra",
+                      found="F32 [4]") for i in range(2)]  # fmt: skip
+    assert group(findings)[0].line().endswith("(expected , found F32 [4])")
