@@ -16,7 +16,7 @@ import nox
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))  # qcompat.locks is standard library only: no venv needed to read the locks
-from qcompat import locks
+from qcompat import hub, locks  # both import no third-party package at module level
 
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
@@ -372,7 +372,7 @@ def _pytest(session: nox.Session, marker: str) -> None:
     # The suite runs with the Hub offline (nothing it loads may reach for the network), so a checkpoint named
     # ORG/NAME[@REVISION] is fetched first, the one step that may download.
     for flag, value in itertools.pairwise(session.posargs):
-        if flag in ("--checkpoint", "--base") and not Path(value).exists() and "/" in value:
+        if flag in ("--checkpoint", "--base") and not Path(value).exists() and hub.is_repo_spec(value):
             session.run("qcompat", "fetch", value)
     session.run(
         "pytest", "tests", "-m", marker, "--session-name", _name(session), "--results", str(_results(session)), *session.posargs,
