@@ -188,8 +188,8 @@ def records(
     where: Path | str, shard: str, header: dict[str, Any], data_start: int, file_size: int
 ) -> dict[str, TensorRecord]:
     """The header's tensors, each checked against the bytes the file holds after the header."""
-    data_size = file_size - data_start
-    return {name: _record(Path(where), shard, name, info, data_start, data_size) for name, info in header.items()}
+    data_size, path = file_size - data_start, Path(where)
+    return {name: _record(path, shard, name, info, data_start, data_size) for name, info in header.items()}
 
 
 def shards_of(root: Path) -> tuple[list[str], dict[str, str] | None, int | None]:
