@@ -39,9 +39,15 @@ def hub(repos):
         yield running
 
 
-def inspect(hub: FakeHub, home: Path, *args: str) -> subprocess.CompletedProcess:
+def hub_env(hub: FakeHub, home: Path) -> dict[str, str]:
+    """This process's environment pointed at the loopback Hub, with its own cache, online."""
     env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HOME": str(home), "HF_HUB_DISABLE_TELEMETRY": "1"}
     env.pop("HF_HUB_OFFLINE", None)
+    return env
+
+
+def inspect(hub: FakeHub, home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = hub_env(hub, home)
     return subprocess.run(
         [sys.executable, "-m", "qcompat.cli", "inspect", *args, "--remote"],
         env=env, capture_output=True, text=True, timeout=120, check=False,
@@ -115,8 +121,7 @@ def test_numerics_are_refused_remotely_since_they_read_the_weights(hub, tmp_path
 
 
 def _suite(hub: FakeHub, home: Path, results: Path, spec: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HOME": str(home), "HF_HUB_DISABLE_TELEMETRY": "1"}
-    env.pop("HF_HUB_OFFLINE", None)
+    env = hub_env(hub, home)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "tests", "-m", "static", "-q", "-p", "no:cacheprovider",
          "--checkpoint", spec, "--results", str(results), "--session-name", "static"],
@@ -148,8 +153,7 @@ def test_the_static_suite_on_a_missing_revision_fails_naming_it(hub, tmp_path):
 
 
 def test_fetch_downloads_a_hub_checkpoint_and_prints_its_snapshot_and_commit(hub, tmp_path):
-    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path), "HF_HUB_DISABLE_TELEMETRY": "1"}
-    env.pop("HF_HUB_OFFLINE", None)
+    env = hub_env(hub, tmp_path)
     run = subprocess.run([sys.executable, "-m", "qcompat.cli", "fetch", "org/tiny-sharded"], env=env,
                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
     assert run.returncode == 0, run.stderr

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qcompat.tensordata import as_float32
 from selftests.support.safetensors_file import Entry, read, write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,8 +39,7 @@ def digest(entries: dict[str, Entry]) -> str:
 
 
 def widen(entry: Entry) -> Entry:
-    bits = np.frombuffer(entry.data, dtype="<u2").astype("<u4") << 16
-    return Entry("F32", entry.shape, bits.tobytes())
+    return Entry("F32", entry.shape, as_float32(np.frombuffer(entry.data, dtype="<u2"), "BF16").tobytes())
 
 
 def _key(entry: Entry) -> tuple:

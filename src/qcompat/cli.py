@@ -155,14 +155,14 @@ def _gate(args: argparse.Namespace) -> int:
 
     required = [name for name in args.require.split(",") if name]
     tonight = results.load_all(Path(args.results))
-    baseline = results.load_all(Path(args.baseline)) if args.baseline else None
-    reasons = report.gate(tonight, required, baseline)
-    if baseline is not None:
+    pairs = []
+    if args.baseline:
         from qcompat.session_parity import against_baseline, runs_of
 
-        pairs, missing = against_baseline(runs_of(tonight), runs_of(baseline))
+        pairs, missing = against_baseline(runs_of(tonight), runs_of(results.load_all(Path(args.baseline))))
         for line in [pair.line() for pair in pairs] + missing:
             print(f"gate: baseline: {line}")
+    reasons = report.gate(tonight, required, pairs)
     for reason in reasons:
         print(f"gate: {reason}")
     print("gate: FAILED" if reasons else f"gate: passed ({', '.join(required) or 'no required sessions'})")

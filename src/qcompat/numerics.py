@@ -115,11 +115,11 @@ def _zero_groups(checkpoint: Checkpoint, record, zeros: np.ndarray, group_size: 
 def check_numerics(
     checkpoint: Checkpoint,
     packing: Scheme,
-    modules: list[str] | None = None,
+    modules: list[str],
     skipped: list[str] = (),
     progress: Callable[[str], None] | None = None,
 ) -> list[Finding]:
-    """Numerics of each module packed as `packing` says (default: every GPTQ-packed one); skipped ones are named."""
+    """Numerics of each module packed as `packing` says (layout.run_layout finds them); skipped ones are named."""
     findings = [
         warning(
             "numerics.skipped",
@@ -129,7 +129,6 @@ def check_numerics(
         )
         for module in skipped
     ]
-    modules = checkpoint.gptq_modules() if modules is None else modules
     if modules and packing.bits not in READABLE_BITS:
         findings.append(
             warning(

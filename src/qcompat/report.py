@@ -6,7 +6,7 @@ from pathlib import PurePath
 from typing import Any
 
 from qcompat.results import FAILING, SessionResults, cell, check_name
-from qcompat.session_parity import across_sessions, against_baseline, runs_of
+from qcompat.session_parity import Parity, across_sessions, runs_of
 from qcompat.stack import Cpu, hardware_label
 
 
@@ -110,11 +110,9 @@ def render(table: dict[str, Any], console) -> None:
         console.print(f"  {escape(line)}")
 
 
-def gate(
-    sessions: list[SessionResults], required: list[str], baseline: list[SessionResults] | None = None
-) -> list[str]:
-    """Why the release gate fails; empty when it passes. A greedy divergence between sessions fails it, and
-    with a baseline (an earlier run's results) so does a divergence from that run."""
+def gate(sessions: list[SessionResults], required: list[str], baseline: list[Parity] = ()) -> list[str]:
+    """Why the release gate fails; empty when it passes. A greedy divergence between sessions fails it, and so
+    does one from a baseline run (session_parity.against_baseline of an earlier run's results)."""
     reasons = []
     by_name = {s.session: s for s in sessions}
     for name in required:
@@ -126,11 +124,8 @@ def gate(
         for check in results.checks:
             if check["outcome"] in FAILING:
                 reasons.append(f"{results.session}: {check_name(check['check'])}: {cell(check)}")
-    runs = runs_of(sessions)
-    for pair in across_sessions(runs):
+    for pair in across_sessions(runs_of(sessions)):
         reasons += pair.divergences("session")
-    if baseline is not None:
-        pairs, _ = against_baseline(runs, runs_of(baseline))
-        for pair in pairs:
-            reasons += pair.divergences("the baseline's")
+    for pair in baseline:
+        reasons += pair.divergences("the baseline's")
     return reasons
