@@ -40,7 +40,7 @@ def test_every_layout_rule_is_consulted_by_a_static_test():
 def test_static_suite_passes_on_the_tiny_int4(tiny: Path):
     result = _run_static(tiny)
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "21 passed" in result.stdout
+    assert "22 passed" in result.stdout
     assert "warn.scales_f16" in result.stdout, "warnings are shown in the summary"
 
 
@@ -54,6 +54,18 @@ def test_static_suite_fails_the_tests_that_consult_the_broken_rules(tiny_copy: P
     )
     assert failed == ["test_full_attention_layers_have_no_v_proj", "test_mlp_linears_are_int4"]
     assert "[attention.v_proj_full]" in result.stdout and "[mlp.quantized]" in result.stdout
+
+
+def test_a_context_shorter_than_the_cards_fails_the_max_model_len_test(tiny_copy: Path):
+    config = json.loads((tiny_copy / "config.json").read_text())
+    config["text_config"]["max_position_embeddings"] = 2048
+    (tiny_copy / "config.json").write_text(json.dumps(config))
+    result = _run_static(tiny_copy)
+    assert result.returncode == 1
+    assert "FAILED tests/checkpoint/test_layout.py::test_the_cards_max_model_len_fits_the_checkpoints_positions" in (
+        result.stdout
+    )
+    assert "max_position_embeddings is 2048; the card serves with --max-model-len 8192" in result.stdout
 
 
 def test_console_script_prints_json_and_exits_0_on_the_default_checkpoint():

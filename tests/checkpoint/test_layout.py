@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from qcompat.card import recipes
 from tests.checkpoint.rules import broken, consults
 
 pytestmark = pytest.mark.static
@@ -112,3 +113,17 @@ def test_sharded_index_matches_the_shards(inspection):
 @consults("size.total_bytes", "size.element_count")
 def test_size_and_element_count_are_the_cards(inspection):
     assert broken(inspection.findings, *test_size_and_element_count_are_the_cards.rules) == []
+
+
+def test_the_cards_max_model_len_fits_the_checkpoints_positions(inspection):
+    """vLLM refuses at startup a --max-model-len above the config's max_position_embeddings (0.32.0,
+    vllm/config/model.py `_get_and_verify_max_len`: "User-specified max_model_len (...) is greater than the derived
+    max_model_len"), so a checkpoint that cannot take the card's length fails the card's serve command."""
+    args = recipes()["serve"]["args"]
+    card_length = int(args[args.index("--max-model-len") + 1])
+    text_config = inspection.checkpoint.config.get("text_config") or {}
+    positions = text_config.get("max_position_embeddings")
+    assert isinstance(positions, int) and card_length <= positions, (
+        f"config.json text_config.max_position_embeddings is {positions!r}; the card serves with --max-model-len "
+        f"{card_length}, which vLLM refuses at startup"
+    )

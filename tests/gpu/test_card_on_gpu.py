@@ -24,15 +24,13 @@ from tests.expectations import CHECKS
 pytestmark = [pytest.mark.gpu, pytest.mark.vllm]
 
 
-def test_the_cards_serve_command_runs_as_written(cuda, checkpoint_path, is_tiny, log_dir):
+def test_the_cards_serve_command_runs_as_written(cuda, checkpoint_path, log_dir):
     """`vllm serve MODEL <the card's flags>` with the card's env, through the console script: the process must
     have had exactly that command line and env, and the server must come up (the port is a free one)."""
     script = Path(sys.executable).parent / "vllm"
     if not script.is_file():
         pytest.skip(f"not run: this stack has no `vllm` console script ({script})")
     command, env = vllm.card_serve_command(recipes()["serve"], script, checkpoint_path)
-    if is_tiny:  # the card's --max-model-len 8192 is above the tiny's max_position_embeddings (2048)
-        env["VLLM_ALLOW_LONG_MAX_MODEL_LEN"] = "1"
     spec = ServerSpec(command, log_dir / "vllm-card-command.log", env=env, startup_timeout=900,
                       fatal_log=vllm.FATAL_STARTUP, exclusive="cuda")  # fmt: skip
     with Server(spec) as server:
