@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("results", nargs="?", default="results", help="directory of <session>.json files")
     report.add_argument("--markdown", action="store_true", help="print Markdown ready to paste into the model card")
     report.add_argument("--json", action="store_true", help="print the matrix as JSON")
+    report.add_argument("--html", metavar="FILE", help="also write the matrix as one self-contained HTML page")
+    report.add_argument(
+        "--history", nargs="+", default=[], metavar="DIR", help="earlier runs' results, shown per check in the page"
+    )
     gate = commands.add_parser("gate", help="exit 1 on any new failure, unexpected pass or missing required session")
     gate.add_argument("results", nargs="?", default="results")
     gate.add_argument("--require", default="", help="comma-separated sessions that must have run")
@@ -139,6 +143,17 @@ def _report(args: argparse.Namespace) -> int:
     from qcompat import report, results
 
     table = report.matrix(results.load_all(Path(args.results)))
+    if args.history and not args.html:
+        raise QcompatError("--history is shown in the HTML page only: give --html FILE too")
+    if args.html:
+        from qcompat.report_html import Run, page, run_label
+
+        history = []
+        for directory in args.history:
+            earlier = report.matrix(results.load_all(Path(directory)))
+            history.append(Run(run_label(earlier, directory), earlier))
+        Path(args.html).write_text(page(table, history))
+        print(f"wrote {args.html} ({len(history)} earlier runs)", file=sys.stderr)
     if args.json:
         print(json.dumps(table, indent=2))
     elif args.markdown:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Any
 
-from qcompat.results import FAILING, SessionResults, cell, check_name
+from qcompat.results import FAILING, SessionResults, cell, check_name, detail
 from qcompat.session_parity import Parity, across_sessions, runs_of
 from qcompat.stack import Cpu, hardware_label
 
@@ -13,9 +13,11 @@ from qcompat.stack import Cpu, hardware_label
 def matrix(sessions: list[SessionResults]) -> dict[str, Any]:
     columns = [s.session for s in sessions]
     rows: dict[str, dict[str, str]] = {}
+    details: dict[str, dict[str, str]] = {}
     for results in sessions:
         for check in results.checks:
             rows.setdefault(check_name(check["check"]), {})[results.session] = cell(check)
+            details.setdefault(check_name(check["check"]), {})[results.session] = detail(check)
     stacks = {s.session: _stack(s) for s in sessions}
     checkpoints = {s.session: _checkpoint(s) for s in sessions}
     ran = {s.session: _ran(s) for s in sessions}
@@ -24,8 +26,9 @@ def matrix(sessions: list[SessionResults]) -> dict[str, Any]:
         "pairs": [pair.to_dict() for pair in across_sessions(runs)],
         "runs": {s.session: [r.run for r in runs if r.session == s.session] for s in sessions},
     }
+    started = [s.data["started"] for s in sessions if isinstance(s.data.get("started"), (int, float))]
     return {"sessions": columns, "stacks": stacks, "checkpoints": checkpoints, "ran": ran, "checks": rows,
-            "parity": parity}  # fmt: skip
+            "details": details, "parity": parity, "started": min(started, default=None)}  # fmt: skip
 
 
 def parity_lines(table: dict[str, Any]) -> list[str]:
@@ -72,6 +75,15 @@ def _stack(results: SessionResults) -> str:
     return ", ".join(parts + [hardware])
 
 
+ABSENT = "·"  # the check is not part of that session
+VERDICTS = {"pass": "pass", "known": "known", "NEW": "failing", "UNEXPECTED": "failing", "not run": "not-run"}
+
+
+def verdict(text: str) -> str:
+    """A cell's kind, by which it is coloured: pass, known, failing, not-run, absent."""
+    return next((kind for prefix, kind in VERDICTS.items() if text.startswith(prefix)), "absent")
+
+
 def markdown(table: dict[str, Any]) -> str:
     sessions = table["sessions"]
     lines = ["| check | " + " | ".join(sessions) + " |", "|---|" + "---|" * len(sessions)]
@@ -79,7 +91,7 @@ def markdown(table: dict[str, Any]) -> str:
     lines.append("| *checkpoint* | " + " | ".join(table["checkpoints"][s] for s in sessions) + " |")
     lines.append("| *checks* | " + " | ".join(table["ran"][s] for s in sessions) + " |")
     for name, cells in table["checks"].items():
-        lines.append(f"| {name} | " + " | ".join(cells.get(s, "·").replace("|", "\\|") for s in sessions) + " |")
+        lines.append(f"| {name} | " + " | ".join(cells.get(s, ABSENT).replace("|", "\\|") for s in sessions) + " |")
     lines += ["", "**Greedy parity between sessions**", ""] + [f"- {line}" for line in parity_lines(table)]
     return "\n".join(lines)
 
@@ -96,12 +108,12 @@ def render(table: dict[str, Any], console) -> None:
             f"{escape(table['ran'][session])}[/]",
             overflow="fold",
         )
-    styles = {"pass": "green", "known": "yellow", "NEW": "bold red", "UNEXPECTED": "bold red", "not run": "dim"}
+    styles = {"pass": "green", "known": "yellow", "failing": "bold red", "not-run": "dim", "absent": ""}
     for name, cells in table["checks"].items():
         row = []
         for session in table["sessions"]:
-            text = cells.get(session, "·")
-            style = next((s for prefix, s in styles.items() if text.startswith(prefix)), "")
+            text = cells.get(session, ABSENT)
+            style = styles[verdict(text)]
             row.append(f"[{style}]{escape(text)}[/]" if style else escape(text))
         grid.add_row(escape(name), *row)
     console.print(grid)

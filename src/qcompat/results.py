@@ -89,3 +89,10 @@ def cell(check: dict[str, Any]) -> str:
         reason = re.sub(r"^not run: ", "", check.get("reason", ""))
         return "not run: " + re.split(r"[;(]", reason, maxsplit=1)[0].strip()  # the full reason stays in the JSON
     return "pass"
+
+
+def detail(check: dict[str, Any]) -> str:
+    """A cell's whole reason, where `cell` keeps it to one line: the skip reason, the signature, the message."""
+    if check["outcome"] == "skipped":
+        return check.get("reason", "")
+    return "; ".join(str(check[key]) for key in ("issue", "signature", "message") if check.get(key))
