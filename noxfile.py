@@ -27,7 +27,7 @@ nox.needs_version = ">=2024.4.15"
 def selftests(session: nox.Session) -> None:
     """The suite's own tests: library logic, planted defects, property tests."""
     _install_locked(session, "qcompat")
-    session.run("pytest", "selftests", "--ignore", "selftests/stacks", *session.posargs)
+    session.run("pytest", "selftests", "--ignore", "selftests/stacks", "-n", "auto", *session.posargs)
 
 
 @nox.session(tags=["cpu", "suite"])
@@ -38,7 +38,7 @@ def static(session: nox.Session) -> None:
     """
     _install_locked(session, "qcompat")
     session.run("qcompat", "inspect", *_passthrough(session.posargs, "--checkpoint", "--profile"), success_codes=[0, 1])
-    _pytest(session, "static or numerics")
+    _pytest(session, "static or numerics", "-n", "auto")  # numerics of the 11 GB checkpoint pay for the workers
 
 
 MUTATED = ("registry", "parity", "layout", "report")
@@ -368,14 +368,15 @@ def _results(session: nox.Session) -> Path:
     return Path("results") / f"{_name(session)}.json"
 
 
-def _pytest(session: nox.Session, marker: str) -> None:
+def _pytest(session: nox.Session, marker: str, *options: str) -> None:
     # The suite runs with the Hub offline (nothing it loads may reach for the network), so a checkpoint named
     # ORG/NAME[@REVISION] is fetched first, the one step that may download.
     for flag, value in itertools.pairwise(session.posargs):
         if flag in ("--checkpoint", "--base") and not Path(value).exists() and hub.is_repo_spec(value):
             session.run("qcompat", "fetch", value)
     session.run(
-        "pytest", "tests", "-m", marker, "--session-name", _name(session), "--results", str(_results(session)), *session.posargs,
+        "pytest", "tests", "-m", marker, "--session-name", _name(session), "--results", str(_results(session)), *options,
+        *session.posargs,
         env={"HF_HUB_OFFLINE": "1"},
     )  # fmt: skip
 

@@ -19,11 +19,11 @@ class ResultsRecorder:
         self.greedy: list[dict] = []  # each engine run's greedy results, for parity across sessions and runs
         self.started = time.time()
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call):
-        outcome = yield
-        report = outcome.get_result()
-        entry = self.checks.setdefault(item.nodeid, {"check": item.nodeid, "outcome": "passed", "seconds": 0.0})
+    # Reports, not items: with pytest-xdist (-n) the controller sees every worker's reports, and only them.
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if hasattr(self.config, "workerinput"):
+            return  # a worker: its controller records this report
+        entry = self.checks.setdefault(report.nodeid, {"check": report.nodeid, "outcome": "passed", "seconds": 0.0})
         entry["seconds"] = round(entry["seconds"] + report.duration, 3)
         properties = dict(report.user_properties)
         verdict = properties.get("verdict")
@@ -35,6 +35,16 @@ class ResultsRecorder:
             entry.update(outcome="known-failure", issue=verdict[len("known-failure(") : -1])
             if properties.get("known_on"):
                 entry["known_on"] = properties["known_on"]
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if hasattr(self.config, "workerinput"):  # a worker hands what its fixtures noted to the controller
+            self.config.workeroutput["qcompat"] = json.dumps({"notes": self.notes, "greedy": self.greedy})
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        handed = json.loads(getattr(node, "workeroutput", {}).get("qcompat", "{}"))
+        self.notes += handed.get("notes", [])
+        self.greedy += handed.get("greedy", [])
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.notes:
