@@ -100,7 +100,9 @@ class Server:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={k: v for k, v in {**os.environ, **self.spec.env}.items() if v is not None},
+            env={
+                k: v for k, v in {**os.environ, **self.spec.env, MARK: str(self.spec.log_path)}.items() if v is not None
+            },
             start_new_session=True,  # its own process group, so stop() reaches every child
         )
         log.close()
@@ -200,6 +202,37 @@ class Server:
 
 
 LIVE: list[Server] = []  # started and not yet stopped, in this process
+MARK = "QCOMPAT_SERVER"  # in every server's environment (its log path): what ci/gpu_cleanup.py finds after a kill -9
+
+
+def leftover_groups() -> dict[int, str]:
+    """Process groups of servers whose harness died without stopping them (SIGKILL, a lost runner): each group
+    leader's pid and the log it wrote. Only this user's processes can be read, and only those are returned."""
+    groups = {}
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            marked = next(
+                (item for item in environ.read_bytes().split(b"\0") if item.startswith(MARK.encode() + b"=")), None
+            )
+            stat = (environ.parent / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if marked is not None and len(stat) > 2 and stat[0] != "Z":
+            groups.setdefault(int(stat[2]), marked.decode(errors="replace").partition("=")[2])
+    return groups
+
+
+def stop_group(pgid: int, grace: float = 10.0) -> bool:
+    """SIGTERM a process group, SIGKILL what is left after `grace`; True once no member lives."""
+    for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signum)
+        deadline = time.monotonic() + wait
+        while group_members(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not group_members(pgid):
+            return True
+    return False
 
 
 def stop_all(grace: float = 3.0) -> None:
