@@ -69,6 +69,20 @@ def test_history_shows_the_night_a_regression_began(three_nights):
     assert html.count("failing since") == 1
 
 
+def test_a_check_a_session_never_had_shows_no_history(tmp_path: Path):
+    from qcompat.report import matrix
+    from qcompat.report_html import Run, page
+    from qcompat.results import load_all
+
+    earlier = night(tmp_path / "27", FIRST_NIGHT, {"outcome": "passed"})
+    tonight = night(tmp_path / "28", FIRST_NIGHT + NIGHT, {"outcome": "passed"})
+    write(tonight, "static", [{"check": "tests/checkpoint/test_layout.py::test_sizes", "outcome": "passed"}])
+    html = page(matrix(load_all(tonight)), [Run("the 27th", matrix(load_all(earlier)))])
+    static_row = html[html.index("<th>checkpoint/test_sizes</th>") :].split("</tr>")[0]
+    assert static_row.count('class="history"') == 1, "only static's own cell has a strip"
+    assert 'class="absent" data-session="nightly" title="">·</td>' in static_row
+
+
 def test_history_without_a_page_or_from_a_missing_directory_is_refused_in_one_line(three_nights, tmp_path: Path):
     tonight, _ = three_nights
     alone = subprocess.run([sys.executable, "-m", "qcompat.cli", "report", str(tonight), "--history", str(tonight)],

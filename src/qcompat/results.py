@@ -92,7 +92,5 @@ def cell(check: dict[str, Any]) -> str:
 
 
 def detail(check: dict[str, Any]) -> str:
-    """A cell's whole reason, where `cell` keeps it to one line: the skip reason, the signature, the message."""
-    if check["outcome"] == "skipped":
-        return check.get("reason", "")
-    return "; ".join(str(check[key]) for key in ("issue", "signature", "message") if check.get(key))
+    """A cell's whole reason, where `cell` keeps it to one line: the skip reason, or the failure's message."""
+    return check.get("reason" if check["outcome"] == "skipped" else "message") or ""
