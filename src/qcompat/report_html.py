@@ -15,7 +15,7 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #1f2328; }
 table { border-collapse: collapse; }
 th, td { border: 1px solid #d0d7de; padding: 4px 8px; vertical-align: top; text-align: left; }
 th.session { min-width: 12em; }
-tbody th { max-width: 24em; overflow-wrap: anywhere; font-weight: normal; }
+tbody th { min-width: 18em; max-width: 26em; overflow-wrap: anywhere; font-weight: normal; }
 th .stack { font-weight: normal; color: #59636e; font-size: 12px; }
 td.pass { background: #dafbe1; }
 td.known { background: #fff8c5; }
