@@ -2,6 +2,8 @@
 
     python ci/preflight.py [--checkpoint SPEC] [--base SPEC] [--gpu 12.0|any|none] [--min-free-gib 60]
 
+With a GPU, its driver must support the card's CUDA major version (the "CUDA Version" nvidia-smi prints).
+
 The checkpoint defaults to $QCOMPAT_CHECKPOINT and must be set: a GPU job never falls back to the embedded tiny
 checkpoint, and one whose sizes are the tiny's is refused too. A Hub checkpoint is read header-only (its configs
 and safetensors headers), so the check costs a few MB, never the 11 GB download.
@@ -11,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +64,25 @@ def checkpoint_check(name: str, variable: str, spec: str | None, what: str) -> C
                                   f"({profile.label}): this job needs the real one")  # fmt: skip
     gigabytes = checkpoint.total_bytes / 1e9
     return Check(name, True, f"{where}: {len(checkpoint.tensors)} tensors, {gigabytes:.1f} GB ({profile.label})")
+
+
+def driver_cuda() -> str | None:
+    """The newest CUDA the driver supports, from the header `nvidia-smi` prints ("CUDA Version: 13.0")."""
+    try:
+        out = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=30, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.search(r"CUDA Version:\s*(\d+\.\d+)", out)
+    return found.group(1) if found else None
+
+
+def driver_check(wanted: str, supports: str | None) -> Check:
+    if supports is None:
+        return Check("driver", False, "nvidia-smi does not say which CUDA the driver supports")
+    text = f"supports CUDA {supports}"
+    if int(supports.split(".")[0]) < int(wanted.split(".")[0]):
+        return Check("driver", False, f"{text}; the card was verified on CUDA {wanted}: update the driver")
+    return Check("driver", True, text)
 
 
 def gpu_check(wanted: str, gpus: list[Gpu]) -> Check:
@@ -111,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     checks = [checkpoint_check("checkpoint", "QCOMPAT_CHECKPOINT", args.checkpoint, "the real checkpoint")]
     if args.base is not None:
         checks.append(checkpoint_check("base", "QCOMPAT_BASE", args.base, "the BF16 base it was quantized from"))
-    checks += [gpu_check(args.gpu, gpus), idle_check(gpus), *disk_check(args.min_free_gib)]
+    checks.append(gpu_check(args.gpu, gpus))
+    if gpus:
+        checks.append(driver_check(recipes()["verified_on"]["cuda"], driver_cuda()))
+    checks += [idle_check(gpus), *disk_check(args.min_free_gib)]
     for check in checks:
         print(check.line())
     failed = [check for check in checks if not check.ok]

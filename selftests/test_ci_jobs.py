@@ -27,6 +27,7 @@ FAKE_NVIDIA_SMI = """#!/bin/sh
 case "$*" in
   *--query-gpu*) [ -n "$FAKE_GPUS" ] && printf '%s\\n' "$FAKE_GPUS" ;;
   *--query-compute-apps*) [ -n "$FAKE_APPS" ] && printf '%s\\n' "$FAKE_APPS" ;;
+  "") printf '| NVIDIA-SMI 580.82.07    Driver Version: 580.82.07    CUDA Version: %s |\\n' "${FAKE_CUDA:-13.0}" ;;
 esac
 exit 0
 """
@@ -109,7 +110,15 @@ def test_preflight_passes_on_an_idle_sm120_with_the_real_layout(repo: Path, publ
                FAKE_GPUS=RTX5090)  # fmt: skip
     assert done.returncode == 0, done.stdout
     assert "ok    gpu         NVIDIA GeForce RTX 5090, compute capability 12.0, driver 580.82.07" in done.stdout
-    assert done.stdout.rstrip().endswith("preflight: ready (4 of 4 hold)")
+    assert "ok    driver      supports CUDA 13.0" in done.stdout
+    assert done.stdout.rstrip().endswith("preflight: ready (5 of 5 hold)")
+
+
+def test_preflight_names_a_driver_too_old_for_the_cards_cuda(repo: Path, published: Path):
+    done = run(repo, [sys.executable, "ci/preflight.py", "--checkpoint", str(published), "--min-free-gib", "0"],
+               FAKE_GPUS=RTX5090, FAKE_CUDA="12.8")  # fmt: skip
+    assert done.returncode == 2
+    assert "FAIL  driver      supports CUDA 12.8; the card was verified on CUDA 13: update the driver" in done.stdout
 
 
 def test_preflight_names_the_process_that_holds_the_gpu(repo: Path, published: Path):
