@@ -139,8 +139,13 @@ def test_preflight_asks_for_more_disk_than_there_is(repo: Path, published: Path)
 
 
 def test_gpu_cleanup_stops_the_server_group_a_killed_job_left_and_nothing_else(repo: Path, tmp_path: Path):
+    harness = subprocess.Popen(["sleep", "300"])  # stands for a pytest that was killed with its servers running
+    harness.kill()
+    harness.wait()
     server = subprocess.Popen(["sh", "-c", "sleep 300 & sleep 300"], start_new_session=True,
-                              env={**os.environ, MARK: str(tmp_path / "vllm.log")})  # fmt: skip
+                              env={**os.environ, MARK: f"{harness.pid} {tmp_path / 'vllm.log'}"})  # fmt: skip
+    living = subprocess.Popen(["sleep", "300"], start_new_session=True,  # a server whose harness still runs
+                              env={**os.environ, MARK: f"{os.getpid()} {tmp_path / 'other.log'}"})  # fmt: skip
     bystander = subprocess.Popen(["sleep", "300"], start_new_session=True)
     try:
         deadline = time.monotonic() + 5
@@ -151,8 +156,9 @@ def test_gpu_cleanup_stops_the_server_group_a_killed_job_left_and_nothing_else(r
         assert f"gpu-cleanup: stopped the server group {server.pid} (its log: {tmp_path / 'vllm.log'})" in done.stdout
         assert group_members(server.pid) == []
         assert bystander.poll() is None, "a process that is not a qcompat server is left alone"
+        assert living.poll() is None, "a server whose harness lives is left to that harness"
     finally:
-        for process in (server, bystander):
+        for process in (server, living, bystander):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=5)

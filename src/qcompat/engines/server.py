@@ -101,7 +101,9 @@ class Server:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env={
-                k: v for k, v in {**os.environ, **self.spec.env, MARK: str(self.spec.log_path)}.items() if v is not None
+                k: v
+                for k, v in {**os.environ, **self.spec.env, MARK: f"{os.getpid()} {self.spec.log_path}"}.items()
+                if v is not None
             },
             start_new_session=True,  # its own process group, so stop() reaches every child
         )
@@ -202,24 +204,40 @@ class Server:
 
 
 LIVE: list[Server] = []  # started and not yet stopped, in this process
-MARK = "QCOMPAT_SERVER"  # in every server's environment (its log path): what ci/gpu_cleanup.py finds after a kill -9
+MARK = "QCOMPAT_SERVER"  # in every server's environment, "HARNESS_PID LOG_PATH": what ci/gpu_cleanup.py looks for
 
 
 def leftover_groups() -> dict[int, str]:
     """Process groups of servers whose harness died without stopping them (SIGKILL, a lost runner): each group
-    leader's pid and the log it wrote. Only this user's processes can be read, and only those are returned."""
+    leader's pid and the log it wrote. A server whose harness lives is its harness's to stop; only this user's
+    processes can be read, and only those are returned."""
     groups = {}
     for environ in Path("/proc").glob("[0-9]*/environ"):
         try:
             marked = next(
                 (item for item in environ.read_bytes().split(b"\0") if item.startswith(MARK.encode() + b"=")), None
             )
-            stat = (environ.parent / "stat").read_text().rpartition(")")[2].split()
+            stat = _stat(int(environ.parent.name))
         except OSError:
             continue
-        if marked is not None and len(stat) > 2 and stat[0] != "Z":
-            groups.setdefault(int(stat[2]), marked.decode(errors="replace").partition("=")[2])
+        if marked is None or len(stat) < 3 or stat[0] == "Z":
+            continue
+        harness, _, log = marked.decode(errors="replace").partition("=")[2].partition(" ")
+        if not (harness.isdigit() and _alive(int(harness))):
+            groups.setdefault(int(stat[2]), log)
     return groups
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat after the command name: state, ppid, pgid, ..."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return _stat(pid)[0] != "Z"
+    except OSError:
+        return False
 
 
 def stop_group(pgid: int, grace: float = 10.0) -> bool:
