@@ -61,6 +61,16 @@ def test_the_matrix_has_one_row_per_check_and_a_dot_where_a_session_lacks_it(gpu
     }
 
 
+def test_the_matrix_keeps_each_cells_whole_reason_and_when_the_run_started(gpu_and_cpu: Path, tmp_path: Path):
+    table = report.matrix(load_all(gpu_and_cpu))
+    assert table["details"]["vllm/test_quick"] == {"nightly": "", "stable": "not run: needs CUDA (no GPU); see probe"}
+    assert table["started"] == 0
+    write(tmp_path / "later", "nightly", [{"check": SERVE, "outcome": "passed"}], started=1795737600)
+    write(tmp_path / "later", "stable", [{"check": SERVE, "outcome": "passed"}], started=1795737900)
+    write(tmp_path / "later", "static", [{"check": SERVE, "outcome": "passed"}], started=None)
+    assert report.matrix(load_all(tmp_path / "later"))["started"] == 1795737600
+
+
 def test_the_matrix_names_each_sessions_checkpoint_by_path_and_identity(gpu_and_cpu: Path):
     assert report.matrix(load_all(gpu_and_cpu))["checkpoints"] == {
         "nightly": "models/gemma-4-12b-it-int4 @ 4dae95abdd72",
