@@ -48,9 +48,11 @@ def repo(tmp_path: Path) -> Path:
 
 
 def run(repo: Path, command: list[str], **env: str) -> subprocess.CompletedProcess:
-    """The tools venv is the one running these tests (it has qcompat); the fake nvidia-smi comes first on PATH."""
+    """The tools venv is the one running these tests (it has qcompat); the fake nvidia-smi comes first on PATH;
+    the cleanups the jobs run look only at this test's folder."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("QCOMPAT_", "GITHUB_", "FAKE_"))}
-    base.update(QCOMPAT_CI_VENV=sys.prefix, PATH=f"{repo.parent / 'bin'}:{os.environ['PATH']}")
+    base.update(QCOMPAT_CI_VENV=sys.prefix, PATH=f"{repo.parent / 'bin'}:{os.environ['PATH']}",
+                QCOMPAT_CLEANUP_UNDER=str(repo.parent))  # a parallel run's leftovers are that run's to stop  # fmt: skip
     return subprocess.run(
         command, cwd=repo, env={**base, **env}, capture_output=True, text=True, timeout=300, check=False
     )
@@ -146,26 +148,30 @@ def test_gpu_cleanup_stops_the_server_group_a_killed_job_left_and_nothing_else(r
                               env={**os.environ, MARK: f"{harness.pid} {tmp_path / 'vllm.log'}"})  # fmt: skip
     living = subprocess.Popen(["sleep", "300"], start_new_session=True,  # a server whose harness still runs
                               env={**os.environ, MARK: f"{os.getpid()} {tmp_path / 'other.log'}"})  # fmt: skip
+    elsewhere = subprocess.Popen(["sleep", "300"], start_new_session=True,  # left behind, but not under the folder
+                                 env={**os.environ, MARK: f"{harness.pid} {tmp_path.parent / 'elsewhere.log'}"})  # fmt: skip
     bystander = subprocess.Popen(["sleep", "300"], start_new_session=True)
     try:
         deadline = time.monotonic() + 5
         while len(group_members(server.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        done = run(repo, [sys.executable, "ci/gpu_cleanup.py", "--grace", "2"])
+        # --logs-under: the same test in a parallel run (tox p) plants its own leftover, which is that run's to stop
+        done = run(repo, [sys.executable, "ci/gpu_cleanup.py", "--grace", "2", "--logs-under", str(tmp_path)])
         assert done.returncode == 0, done.stdout + done.stderr
         assert f"gpu-cleanup: stopped the server group {server.pid} (its log: {tmp_path / 'vllm.log'})" in done.stdout
         assert group_members(server.pid) == []
         assert bystander.poll() is None, "a process that is not a qcompat server is left alone"
         assert living.poll() is None, "a server whose harness lives is left to that harness"
+        assert elsewhere.poll() is None, "--logs-under narrows the cleanup to one folder's servers"
     finally:
-        for process in (server, living, bystander):
+        for process in (server, living, elsewhere, bystander):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=5)
 
 
 def test_gpu_cleanup_names_a_foreign_process_on_the_gpu_and_fails(repo: Path):
-    done = run(repo, [sys.executable, "ci/gpu_cleanup.py"], FAKE_APPS="4242, python3, 20480")
+    done = run(repo, [sys.executable, "ci/gpu_cleanup.py", "--logs-under", str(repo)], FAKE_APPS="4242, python3, 20480")
     assert done.returncode == 2
     assert "gpu-cleanup: the GPU is still held by pid 4242 (python3, 20480 MiB): stop it by hand" in done.stdout
 
