@@ -17,6 +17,7 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))  # qcompat.locks is standard library only: no venv needed to read the locks
 from qcompat import hub, locks  # both import no third-party package at module level
+from qcompat.results import session_name
 
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
@@ -360,8 +361,7 @@ def report(session: nox.Session) -> None:
 
 
 def _name(session: nox.Session) -> str:
-    """v027(transformers-5.16.1) -> v027-transformers-5.16.1: the session's name in results/ and the matrix."""
-    return re.sub(r"[^\w.]+", "-", session.name).strip("-")
+    return session_name(session.name)
 
 
 def _results(session: nox.Session) -> Path:

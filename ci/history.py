@@ -15,12 +15,11 @@ import time
 from pathlib import Path
 
 from qcompat.errors import QcompatError
-from qcompat.results import load_all
+from qcompat.results import first_started, load_all
 
 
 def night_of(directory: Path) -> str:
-    started = min((r.data.get("started") or 0 for r in load_all(directory)), default=0)
-    return time.strftime("%Y-%m-%dT%H%MZ", time.gmtime(started))
+    return time.strftime("%Y-%m-%dT%H%MZ", time.gmtime(first_started(load_all(directory)) or 0))
 
 
 def carry(baseline: Path, results: Path, keep: int) -> list[Path]:

@@ -29,9 +29,6 @@ require_checkpoint() {
   fi
 }
 
-# results/<session>.json, as nox sessions name theirs: "(", ")" and "=" made "-".
-results_file() { local name="${1//[()=]/-}"; echo "results/${name%-}.json"; }
-
 # Preflight; where it fails, each session the job would have run is recorded as not run, with the reason.
 preflight_or_not_run() {
   local out code=0
@@ -41,7 +38,7 @@ preflight_or_not_run() {
   local reason
   reason=$(grep -m1 '^FAIL' <<<"$out" | sed -E 's/^FAIL +//; s/  +/: /')
   for session in "$@"; do
-    qcompat record-not-run --session "$session" --reason "preflight: $reason" --results "$(results_file "$session")"
+    qcompat record-not-run --session "$session" --reason "preflight: $reason"
   done
   # shellcheck disable=SC2016  # the backquotes are Markdown's
   { printf '### %s did not start: the runner failed its preflight\n\n```\n%s\n```\n' "$CI_JOB" "$out"; } | summary

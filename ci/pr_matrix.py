@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
+
+from qcompat.results import session_name
 
 MERGED_BY_THE_FINAL_JOB = {"report"}
 
 
 def jobs(listing: list[dict]) -> list[dict[str, str]]:
     return [
-        {
-            "session": entry["session"],
-            "artifact": "results-" + re.sub(r"[^A-Za-z0-9._-]+", "-", entry["session"]).strip("-"),
-        }
+        {"session": entry["session"], "artifact": f"results-{session_name(entry['session'])}"}
         for entry in listing
         if entry["name"] not in MERGED_BY_THE_FINAL_JOB
     ]

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,7 @@ from pathlib import Path
 from qcompat.card import recipes
 from qcompat.engines.server import gpu_holders
 from qcompat.errors import QcompatError
-from qcompat.stack import Gpu, probe
+from qcompat.stack import Gpu, driver_cuda, probe
 
 EXIT_OK, EXIT_UNUSABLE = 0, 2
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,16 +62,6 @@ def checkpoint_check(name: str, variable: str, spec: str | None, what: str) -> C
                                   f"({profile.label}): this job needs the real one")  # fmt: skip
     gigabytes = checkpoint.total_bytes / 1e9
     return Check(name, True, f"{where}: {len(checkpoint.tensors)} tensors, {gigabytes:.1f} GB ({profile.label})")
-
-
-def driver_cuda() -> str | None:
-    """The newest CUDA the driver supports, from the header `nvidia-smi` prints ("CUDA Version: 13.0")."""
-    try:
-        out = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=30, check=False).stdout
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    found = re.search(r"CUDA Version:\s*(\d+\.\d+)", out)
-    return found.group(1) if found else None
 
 
 def driver_check(wanted: str, supports: str | None) -> Check:

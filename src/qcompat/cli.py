@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     not_run = commands.add_parser("record-not-run", help="write a session's results saying why it could not run here")
     not_run.add_argument("--session", required=True)
     not_run.add_argument("--reason", required=True)
-    not_run.add_argument("--results", required=True, help="the results file to write")
+    not_run.add_argument("--results", help="the results file to write (default: results/<session>.json)")
     return parser
 
 
@@ -142,9 +142,9 @@ def _expect(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from qcompat import report, results
 
-    table = report.matrix(results.load_all(Path(args.results)))
     if args.history and not args.html:
         raise QcompatError("--history is shown in the HTML page only: give --html FILE too")
+    table = report.matrix(results.load_all(Path(args.results)))
     if args.html:
         from qcompat.report_html import Run, page, run_label
 
@@ -242,9 +242,10 @@ def _record_not_run(args: argparse.Namespace) -> int:
     from qcompat import results
     from qcompat.stack import probe
 
-    path = Path(args.results)
+    session = results.session_name(args.session)
+    path = Path(args.results or f"results/{session}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results.not_run(args.session, args.reason, probe().to_dict()), indent=2) + "\n")
+    path.write_text(json.dumps(results.not_run(session, args.reason, probe().to_dict()), indent=2) + "\n")
     print(f"{args.session}: not run: {args.reason} ({path})")
     return EXIT_OK
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Any
 
-from qcompat.results import FAILING, SessionResults, cell, check_name, detail
+from qcompat.results import FAILING, SessionResults, cell, check_name, detail, first_started
 from qcompat.session_parity import Parity, across_sessions, runs_of
 from qcompat.stack import Cpu, hardware_label
 
@@ -26,9 +26,8 @@ def matrix(sessions: list[SessionResults]) -> dict[str, Any]:
         "pairs": [pair.to_dict() for pair in across_sessions(runs)],
         "runs": {s.session: [r.run for r in runs if r.session == s.session] for s in sessions},
     }
-    started = [s.data["started"] for s in sessions if isinstance(s.data.get("started"), (int, float))]
     return {"sessions": columns, "stacks": stacks, "checkpoints": checkpoints, "ran": ran, "checks": rows,
-            "details": details, "parity": parity, "started": min(started, default=None)}  # fmt: skip
+            "details": details, "parity": parity, "started": first_started(sessions)}  # fmt: skip
 
 
 def parity_lines(table: dict[str, Any]) -> list[str]:

@@ -39,6 +39,16 @@ class SessionResults:
         return [c for c in self.checks if c["outcome"] in FAILING]
 
 
+def session_name(nox_session: str) -> str:
+    """v027(transformers-5.16.1) -> v027-transformers-5.16.1: a nox session's name in results/, the matrix and CI."""
+    return re.sub(r"[^\w.]+", "-", nox_session).strip("-")
+
+
+def first_started(sessions: list[SessionResults]) -> float | None:
+    """When a run began: its earliest session's start (None when no session says)."""
+    return min((s.data["started"] for s in sessions if isinstance(s.data.get("started"), (int, float))), default=None)
+
+
 def check_name(nodeid: str) -> str:
     """tests/vllm/test_serve.py::test_x[int4] -> vllm/test_x[int4]."""
     path, _, name = nodeid.partition("::")

@@ -177,6 +177,12 @@ def parse_nvidia_smi(output: str) -> list[Gpu]:
     return gpus
 
 
+def driver_cuda() -> str | None:
+    """The newest CUDA the driver supports, from the header plain `nvidia-smi` prints ("CUDA Version: 13.0")."""
+    match = re.search(r"CUDA Version:\s*(\d+\.\d+)", _run(["nvidia-smi"]))
+    return match.group(1) if match else None
+
+
 def parse_nvcc(output: str) -> str | None:
     match = re.search(r"release (\d+\.\d+)", output)
     return match.group(1) if match else None

@@ -308,11 +308,11 @@ def gpu_holders() -> list[str]:
 def group_members(pgid: int) -> list[int]:
     """Live (not zombie) processes of a process group, read from /proc (empty where there is no /proc)."""
     members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for proc in Path("/proc").glob("[0-9]*"):
         try:
-            fields = stat.read_text().rpartition(")")[2].split()
+            fields = _stat(int(proc.name))
         except OSError:
             continue
         if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(stat.parent.name))
+            members.append(int(proc.name))
     return members
