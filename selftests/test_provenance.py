@@ -35,23 +35,127 @@ def entry(raw: dict, name: str) -> dict:
     return next(e for e in provenance.entries(raw) if e["id"] == name)
 
 
-def failures(raw: dict, record: dict) -> list[str]:
+def replayed(raw: dict, record: dict) -> list[str]:
     reports = provenance.check_registry(raw, provenance.Recorded(record))
     return [line for report in reports for line in report.failures()]
+
+
+def failures(raw: dict, record: dict) -> list[str]:
+    """What a planted change adds to the failures the record itself holds."""
+    recorded = {line for e in record["entries"].values() for line in e["failures"]}
+    return [line for line in replayed(raw, record) if line not in recorded]
 
 
 def test_every_entry_and_behaviour_has_provenance_recorded_for_its_current_version(raw, record):
     assert provenance.stale(raw, record) == []
 
 
-def test_the_recorded_wheels_hold_every_claim(raw, record):
-    assert failures(raw, record) == []
+UNPUBLISHED_PIN = "found unresolvable: vllm 0.34.0 pins flashinfer-python==0.7.3, which the index does not have"
+
+
+def test_the_recorded_wheels_hold_every_claim_but_those_on_the_pin_the_index_cannot_serve(raw, record):
+    # vllm 0.34.0 pins flashinfer-python 0.7.3, which was never published: its thresholds cannot be read, so each
+    # claim that follows that pin is a finding (the record of 2026-12-05 says so), never a pass.
+    found = replayed(raw, record)
+    assert [line.split(" (")[0] for line in found] == [
+        "flashinfer-sampler-forced-sm120 claim #5",
+        "flashinfer-sampler-forced-sm120 claim #6",
+        "flashinfer-sampler-jit-sm120 claim #2",
+    ]
+    assert all(line.endswith(UNPUBLISHED_PIN) for line in found)
+    assert found == [line for e in record["entries"].values() for line in e["failures"]]
 
 
 def test_the_record_checked_each_entry_in_released_wheels(raw, record):
     for e in provenance.entries(raw):
         findings = record["entries"][e["id"]]["findings"]
-        assert findings and all(f["wheel"] and f["wheel"].endswith(".whl") for f in findings), e["id"]
+        assert findings, e["id"]
+        for f in findings:
+            read = f["wheel"] or (f.get("pinned_by") or {}).get("wheel")  # an unresolvable pin: its pinner's wheel
+            assert f["file"] == "(the index)" or read and read.endswith(".whl"), (e["id"], f)
+
+
+def test_a_pin_following_claim_reads_the_version_each_release_pins(record):
+    findings = [f for f in record["entries"]["flashinfer-sampler-jit-sm120"]["findings"] if f["role"] == "pinned"]
+    assert [(f["pinned_by"]["version"], f["version"], f["found"]) for f in findings] == [
+        ("0.22.0", "0.6.11.post2", "present"),
+        ("0.34.0", "0.7.3", UNPUBLISHED_PIN.removeprefix("found ")),
+    ]
+    assert findings[0]["pinned_by"]["excerpt"] == "Requires-Dist: flashinfer-python==0.6.11.post2"
+
+
+def test_the_entry_for_0_34_reads_its_metadata_and_the_index(record):
+    findings = {(f["package"], f["version"], f["role"]): f["found"]
+                for f in record["entries"]["vllm-flashinfer-pin-unpublished"]["findings"]}  # fmt: skip
+    assert findings == {
+        ("vllm", "0.34.0", "inside"): "present",  # Requires-Dist: flashinfer-python==0.7.3
+        ("vllm", "0.33.0", "outside"): "absent",
+        ("flashinfer-python", "0.7.3", "at"): "absent",  # not a release on the index
+    }
+
+
+class Index:
+    """Releases and files as a small index would hold them, for claims about pins."""
+
+    def __init__(self, releases: dict[str, list[str]], files: dict[tuple[str, str, str], str]):
+        self._releases = {p: [Version(v) for v in vs] for p, vs in releases.items()}
+        self._files = files
+
+    def releases(self, project: str) -> list[Version]:
+        return self._releases[project]
+
+    def read(self, project: str, version: Version, member: str) -> tuple[str, bytes | None]:
+        text = self._files.get((project, str(version), member))
+        return f"{project}-{version}.whl", None if text is None else text.encode()
+
+
+PINNING = {"id": "x", "affected": {"vllm": ">=2"}, "provenance": [
+    {"package": "flashinfer-python", "pinned_by": {"vllm": ">=2"}, "file": "f.py", "text": "SM 120", "inside": "present"}]}  # fmt: skip
+META = "vllm-*.dist-info/METADATA"
+
+
+def test_a_new_release_s_new_pin_is_read_the_day_it_is_out():
+    index = Index({"vllm": ["1.0", "2.0", "3.0"], "flashinfer-python": ["0.1", "0.2"]}, {
+        ("vllm", "2.0", META): "Requires-Dist: flashinfer-python==0.1\n", ("flashinfer-python", "0.1", "f.py"): "SM 120",
+        ("vllm", "3.0", META): "Requires-Dist: flashinfer-python==0.2\n", ("flashinfer-python", "0.2", "f.py"): "SM 12x",
+    })  # fmt: skip
+    (report,) = provenance.check_registry({"issues": [PINNING]}, index)
+    assert [(str(f.check.version), str(f.version), f.found) for f in report.findings] == [
+        ("2.0", "0.1", "present"),
+        ("3.0", "0.2", "absent"),
+    ]
+    assert report.failures() == [
+        "x claim #1 (flashinfer-python, the version vllm pins: 'SM 120' in f.py): expected present in "
+        "flashinfer-python 0.2, as vllm 3.0 pins it, found absent [flashinfer-python-0.2.whl]"
+    ]
+
+
+def test_a_pin_the_index_cannot_serve_is_a_finding_never_a_pass():
+    index = Index({"vllm": ["1.0", "2.0"], "flashinfer-python": ["0.1"]},
+                  {("vllm", "2.0", META): "Requires-Dist: flashinfer-python==0.3\n"})  # fmt: skip
+    (report,) = provenance.check_registry({"issues": [PINNING]}, index)
+    (line,) = report.failures()
+    assert line.endswith("found unresolvable: vllm 2.0 pins flashinfer-python==0.3, which the index does not have")
+
+
+def test_a_release_that_pins_nothing_exactly_is_a_finding():
+    index = Index({"vllm": ["1.0", "2.0"], "flashinfer-python": ["0.1"]},
+                  {("vllm", "2.0", META): "Requires-Dist: flashinfer-python>=0.1\n"})  # fmt: skip
+    (report,) = provenance.check_registry({"issues": [PINNING]}, index)
+    assert report.failures()[0].endswith("found vllm 2.0 does not pin flashinfer-python exactly")
+
+
+def test_a_release_claim_holds_the_index_s_list_of_releases():
+    claim = {"id": "y", "affected": {"vllm": "==2.0"},
+             "provenance": [{"package": "flashinfer-python", "release": "0.3", "inside": "absent"}]}  # fmt: skip
+    missing = Index({"vllm": ["1.0", "2.0"], "flashinfer-python": ["0.1"]}, {})
+    published = Index({"vllm": ["1.0", "2.0"], "flashinfer-python": ["0.1", "0.3"]}, {})
+    assert provenance.check_registry({"issues": [claim]}, missing)[0].failures() == []
+    (line,) = provenance.check_registry({"issues": [claim]}, published)[0].failures()
+    assert line == (
+        "y claim #1 (flashinfer-python 0.3 on the index): expected absent in flashinfer-python 0.3 "
+        "(as the claim names), found present"
+    )
 
 
 def test_a_planted_wrong_string_fails_naming_the_claim_and_the_release(raw, record):
@@ -150,7 +254,8 @@ def test_a_string_in_a_text_file_is_located_by_line():
 
 
 def test_the_cli_replays_offline_and_exits_1_on_a_planted_string(tmp_path: Path, raw, capsys):
-    assert main(["provenance", "--replay", str(RECORD)]) == 0
+    assert main(["provenance", "--replay", str(RECORD)]) == 1  # the unpublished pin, as recorded
+    assert capsys.readouterr().out.count(UNPUBLISHED_PIN) == 3
     planted = copy.deepcopy(raw)
     entry(planted, "vllm-modules-in-block-missing")["provenance"][0]["text"] = "Detected some but not all layers of"
     path = tmp_path / "known_issues.yaml"
@@ -158,8 +263,8 @@ def test_the_cli_replays_offline_and_exits_1_on_a_planted_string(tmp_path: Path,
     capsys.readouterr()
     assert main(["provenance", "--registry", str(path), "--replay", str(RECORD)]) == 1
     out = capsys.readouterr().out
-    assert "FAILED vllm-modules-in-block-missing: 1 checks in vllm 0.33.0" in out
-    assert "expected present in vllm 0.33.0 (inside the affected range), found absent" in out
+    assert "FAILED vllm-modules-in-block-missing: 1 checks in vllm 0.34.0" in out
+    assert "expected present in vllm 0.34.0 (inside the affected range), found absent" in out
 
 
 def test_the_cli_says_which_file_when_the_registry_is_unreadable(tmp_path: Path, capsys):

@@ -183,7 +183,11 @@ def test_pass_without_expectation_is_a_pass():
 
 
 def test_every_phase_maps_to_an_observable_one():
-    assert set(OBSERVED_PHASE.values()) == {"startup", "first_request"}
+    assert set(OBSERVED_PHASE.values()) == {"install", "startup", "first_request"}
+
+
+def test_the_install_check_consults_every_install_entry():
+    assert CHECKS["upstream.install"] == [i.id for i in REGISTRY.issues.values() if i.phase == "install"]
 
 
 def test_root_cause_is_the_innermost_exception_not_its_wrapper():

@@ -130,7 +130,7 @@ def test_applicable_asks_only_the_entries_named(tmp_path: Path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"phase": "runtime"}, "issue x: phase 'runtime' is not one of config, load, startup, first_request"),
+        ({"phase": "runtime"}, "issue x: phase 'runtime' is not one of install, config, load, startup, first_request"),
         ({"signature": "(unclosed"}, "issue x: signature is not a regex"),
         ({"affected": {"vllm": "<<0.2"}}, "issue x: Invalid specifier"),
         ({"hardware": {"compute_capability": "twelve"}}, "issue x: Invalid specifier"),
@@ -301,3 +301,19 @@ def test_a_case_or_behaviour_that_cannot_be_judged_is_refused_at_load(tmp_path: 
         registry_of(tmp_path, ENTRY, behaviours=[{"id": "b", "cases": [{"hardware": {"cuda_toolkit": "x"}}]}])
     with pytest.raises(QcompatError, match="behaviour b: Invalid specifier"):
         registry_of(tmp_path, ENTRY, behaviours=[{"id": "b", "affected": {"vllm": "=<1"}}])
+
+
+def test_the_flashinfer_kernels_condition_follows_cubin_nvcc_and_ninja_and_unknown_meets_neither(tmp_path: Path):
+    disabled = entry(tmp_path, hardware={"device": "cuda", "flashinfer_kernels": "disabled"})
+    available = entry(tmp_path, hardware={"device": "cuda", "flashinfer_kernels": "available"})
+    both = stack(gpus=RTX5090, tools={"nvcc": True, "ninja": True})
+    no_ninja = stack(gpus=RTX5090, tools={"nvcc": True, "ninja": False})
+    cubin = Stack(packages={"vllm": "0.27.1", "flashinfer-cubin": "0.6.13"}, gpus=RTX5090, tools={"nvcc": False})
+    unknown = stack(gpus=RTX5090)
+    assert [available.applies(s) for s in (both, no_ninja, cubin, unknown)] == [True, False, True, False]
+    assert [disabled.applies(s) for s in (both, no_ninja, cubin, unknown)] == [False, True, False, False]
+
+
+def test_a_flashinfer_kernels_value_the_probe_cannot_have_is_refused(tmp_path: Path):
+    with pytest.raises(QcompatError, match=r"issue x: hardware.flashinfer_kernels is 'off'; one of available, disabled"):
+        entry(tmp_path, hardware={"flashinfer_kernels": "off"})

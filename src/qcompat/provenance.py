@@ -4,7 +4,11 @@ wheels next to the entry's version boundaries, and the record of what was found.
 A claim names a distribution, a file in its wheel and (usually) an exact string, and says whether the string is
 `present` or `absent` inside the entry's affected range and, optionally, just outside it. The versions follow
 from the entry: for its specifier on that package, the release on each side of every boundary, and the newest
-release when it is still affected (a claim with `at` names its versions instead). An entry's `fixed_in` must be
+release when it is still affected (a claim with `at` names its versions instead). A claim with `pinned_by`
+({vllm: SPEC}) follows pins: for each vLLM release SPEC picks the same way, the version of the package that
+release pins (its METADATA's `package==X`) is the one read, so a new release's new pin is read the day it is out;
+a pin the index cannot serve is a finding, never a pass. A claim with `release` says whether the index lists
+that release of the package at all. An entry's `fixed_in` must be
 the first release after its affected range. The record (fixtures/known_issues.provenance.yaml) keeps, per
 entry, a fingerprint of the entry it was made for, each finding with its wheel, line and excerpt, and the
 release lists used, so the checks can be replayed offline.
@@ -45,17 +49,22 @@ class Claim:
     inside: str
     outside: str | None
     at: tuple[Version, ...]
+    pinned_by: tuple[str, str] | None = None  # (the pinning project, its specifier)
+    release: Version | None = None  # a claim about the index's list of releases, not a file
 
     def describe(self) -> str:
+        if self.release is not None:
+            return f"{self.entry} claim #{self.number} ({self.package} {self.release} on the index)"
         what = f"{self.text!r} in {self.file}" if self.text is not None else f"file {self.file}"
-        return f"{self.entry} claim #{self.number} ({self.package}: {what})"
+        via = f", the version {self.pinned_by[0]} pins" if self.pinned_by else ""
+        return f"{self.entry} claim #{self.number} ({self.package}{via}: {what})"
 
 
 @dataclass(frozen=True)
 class Check:
     claim: Claim
-    version: Version
-    role: str  # "inside" or "outside" the affected range, or "at" a version the claim names
+    version: Version  # of the claim's package; for a pin-following claim, of the pinning release
+    role: str  # "inside" or "outside" the affected range, "at" a version the claim names, "pinned" by a release
 
     @property
     def expected(self) -> str:
@@ -63,16 +72,31 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Pin:
+    """What a pinning release's METADATA says of the claim's package."""
+
+    version: Version | None  # None: no exact pin
+    wheel: str | None
+    excerpt: str | None
+
+
+@dataclass(frozen=True)
 class Finding:
     check: Check
     wheel: str | None
-    found: str  # present | absent | no such file | error text
+    found: str  # present | absent | no such file | unresolvable: ... | error text
     line: int | None = None
     excerpt: str | None = None
+    pin: Pin | None = None  # pin-following claims: the pin read, whose version was checked
 
     @property
     def ok(self) -> bool:
         return self.found == self.check.expected
+
+    @property
+    def version(self) -> Version | None:
+        """The version of the claim's package that was read (or, for an unresolvable pin, would have been)."""
+        return (self.pin.version if self.pin else None) if self.check.role == "pinned" else self.check.version
 
 
 def entries(raw: dict[str, Any]) -> list[dict[str, Any]]:
@@ -90,13 +114,19 @@ def claims(entry: dict[str, Any]) -> list[Claim]:
         where = f"{entry['id']} claim #{number}"
         if raw.get("inside") not in STATES or raw.get("outside", "present") not in STATES:
             raise QcompatError(f"{where}: inside/outside must be one of {', '.join(STATES)}")
-        if "at" not in raw and REGISTRY_NAME.get(raw["package"], raw["package"]) not in entry.get("affected", {}):
+        pinned_by = raw.get("pinned_by")
+        if pinned_by is not None and (not isinstance(pinned_by, dict) or len(pinned_by) != 1):
+            raise QcompatError(f"{where}: pinned_by names one project and its specifier, e.g. {{vllm: '>=0.33'}}")
+        free = "at" in raw or "release" in raw or pinned_by is not None
+        if not free and REGISTRY_NAME.get(raw["package"], raw["package"]) not in entry.get("affected", {}):
             raise QcompatError(
                 f"{where}: {raw['package']} is not in the entry's affected packages; name versions with at"
             )
+        release = Version(str(raw["release"])) if "release" in raw else None
         found.append(
-            Claim(entry["id"], number, raw["package"], raw["file"], raw.get("text"), raw["inside"], raw.get("outside"),
-                  tuple(Version(v) for v in raw.get("at", ())))
+            Claim(entry["id"], number, raw["package"], raw.get("file", "(the index)"), raw.get("text"), raw["inside"],
+                  raw.get("outside"), tuple(Version(v) for v in raw.get("at", ())),
+                  next(iter(pinned_by.items())) if pinned_by else None, release)
         )  # fmt: skip
     return found
 
@@ -117,6 +147,16 @@ def versions(spec: SpecifierSet, releases: list[Version]) -> list[tuple[Version,
 def plan(entry: dict[str, Any], source: Source) -> list[Check]:
     checks = []
     for claim in claims(entry):
+        if claim.release is not None:
+            checks.append(Check(claim, claim.release, "at"))
+            continue
+        if claim.pinned_by:
+            pinning, spec = claim.pinned_by
+            picked = versions(SpecifierSet(spec), source.releases(pinning))
+            if not any(role == "inside" for _, role in picked):
+                raise QcompatError(f"{claim.describe()}: no release of {pinning} is inside {spec}")
+            checks += [Check(claim, v, "pinned") for v, role in picked if role == "inside"]
+            continue
         if claim.at:
             checks += [Check(claim, v, "at") for v in claim.at]
             continue
@@ -162,14 +202,47 @@ def locate(content: bytes, text: str) -> tuple[int | None, str] | None:
     return None, content[start : end if end >= 0 else len(content)].decode("utf-8", "replace")[:EXCERPT_CHARS]
 
 
+PIN_LINE = "Requires-Dist: {package}=="
+
+
+def read_pin(check: Check, source: Source) -> tuple[Pin, str | None]:
+    """The pin the pinning release's METADATA holds on the claim's package, and why it cannot be read (None)."""
+    pinning, package = check.claim.pinned_by[0], check.claim.package
+    wheel, metadata = source.read(pinning, check.version, f"{pinning.replace('-', '_')}-*.dist-info/METADATA")
+    where = locate(metadata or b"", PIN_LINE.format(package=package))
+    if where is None:
+        return Pin(None, wheel, None), f"{pinning} {check.version} does not pin {package} exactly"
+    excerpt = where[1]
+    version = Version(excerpt.split("==", 1)[1].split(";")[0].strip())
+    if version not in source.releases(package):
+        problem = f"unresolvable: {pinning} {check.version} pins {package}=={version}, which the index does not have"
+        return Pin(version, wheel, excerpt), problem
+    return Pin(version, wheel, excerpt), None
+
+
 def examine(check: Check, source: Source) -> Finding:
     claim = check.claim
+    if claim.release is not None:
+        listed = check.version in source.releases(claim.package)
+        return Finding(check, None, "present" if listed else "absent")
+    pin = None
     try:
-        wheel, content = source.read(claim.package, check.version, claim.file)
+        if claim.pinned_by:
+            pin, problem = read_pin(check, source)
+            if problem:
+                return Finding(check, None, problem, pin=pin)
+        version = pin.version if pin else check.version
+        wheel, content = source.read(claim.package, version, claim.file)
     except Unreachable:
         raise
-    except QcompatError as exc:  # no wheel for that release, or a record that never read this file
-        return Finding(check, None, f"unreadable: {exc}")
+    except (QcompatError, InvalidVersion) as exc:  # no wheel for that release, or a record that never read this file
+        return Finding(check, None, f"unreadable: {exc}", pin=pin)
+    finding = _found(check, wheel, content)
+    return Finding(finding.check, finding.wheel, finding.found, finding.line, finding.excerpt, pin)
+
+
+def _found(check: Check, wheel: str, content: bytes | None) -> Finding:
+    claim = check.claim
     if content is None:
         return Finding(check, wheel, "absent" if claim.text is None else "no such file")
     if claim.text is None:
@@ -192,9 +265,15 @@ class EntryReport:
             if not f.ok:
                 check = f.check
                 where = {"inside": "inside the affected range", "outside": "outside it", "at": "as the claim names"}
+                if check.role == "pinned":
+                    pinning = check.claim.pinned_by[0]
+                    read = f"{check.claim.package} {f.version}, " if f.version else ""
+                    what = f"{read}as {pinning} {check.version} pins it"
+                else:
+                    what = f"{check.claim.package} {check.version} ({where[check.role]})"
                 lines.append(
-                    f"{check.claim.describe()}: expected {check.expected} in {check.claim.package} {check.version} "
-                    f"({where[check.role]}), found {f.found}" + (f" [{f.wheel}]" if f.wheel else "")
+                    f"{check.claim.describe()}: expected {check.expected} in {what}, found {f.found}"
+                    + (f" [{f.wheel}]" if f.wheel else "")
                 )
         return lines
 
@@ -222,7 +301,8 @@ def check_registry(raw: dict[str, Any], source: Source, progress: Callable[[str]
 
 
 def record(reports: list[EntryReport], source: Source, registry_path: str) -> dict[str, Any]:
-    projects = sorted({f.check.claim.package for r in reports for f in r.findings} | {"vllm"})
+    pinning = {f.check.claim.pinned_by[0] for r in reports for f in r.findings if f.check.claim.pinned_by}
+    projects = sorted({f.check.claim.package for r in reports for f in r.findings} | {"vllm"} | pinning)
     return {
         "made_by": "nox -s provenance",
         "registry": registry_path,
@@ -240,8 +320,15 @@ def record(reports: list[EntryReport], source: Source, registry_path: str) -> di
 
 def _finding(f: Finding) -> dict[str, Any]:
     claim = f.check.claim
-    found = {"claim": claim.number, "package": claim.package, "version": str(f.check.version), "role": f.check.role}
+    version = f.version if f.check.role == "pinned" else f.check.version
+    found = {"claim": claim.number, "package": claim.package, "version": str(version) if version else None,
+             "role": f.check.role}  # fmt: skip
     found |= {"file": claim.file, "text": claim.text, "expected": f.check.expected, "found": f.found, "wheel": f.wheel}
+    if claim.pinned_by:
+        pinning = claim.pinned_by[0]
+        found["pinned_by"] = {"package": pinning, "version": str(f.check.version),
+                              "file": f"{pinning.replace('-', '_')}-*.dist-info/METADATA",
+                              "wheel": f.pin.wheel if f.pin else None, "excerpt": f.pin.excerpt if f.pin else None}  # fmt: skip
     return found | ({"line": f.line} if f.line else {}) | ({"excerpt": f.excerpt} if f.excerpt else {})
 
 
@@ -253,6 +340,12 @@ class Recorded:
         self._files: dict[tuple[str, Version, str], tuple[str, list[str] | None]] = {}
         for entry in data.get("entries", {}).values():
             for f in entry.get("findings", []):
+                pin = f.get("pinned_by")
+                if pin and pin.get("excerpt"):  # the pinning release's METADATA, as far as the pin goes
+                    self._files.setdefault((pin["package"], Version(pin["version"]), pin["file"]), (pin["wheel"], []))
+                    self._files[(pin["package"], Version(pin["version"]), pin["file"])][1].append(pin["excerpt"])
+                if f["version"] is None or f["file"] == "(the index)" or f["found"].startswith("unresolvable:"):
+                    continue
                 key = (f["package"], Version(f["version"]), f["file"])
                 wheel, excerpts = self._files.get(key, (f["wheel"], []))
                 if f["found"] == "no such file" or (f["text"] is None and f["found"] == "absent"):

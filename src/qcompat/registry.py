@@ -24,9 +24,11 @@ from qcompat.errors import QcompatError
 from qcompat.fixtures import fixtures_dir
 from qcompat.stack import CPU_FLAGS, Stack
 
-PHASES = ("config", "load", "startup", "first_request")
-# What the harness can tell apart: the server died before it was healthy, or the first request failed.
-OBSERVED_PHASE = {"config": "startup", "load": "startup", "startup": "startup", "first_request": "first_request"}
+PHASES = ("install", "config", "load", "startup", "first_request")
+# What the harness can tell apart: the stack did not install (the resolver's message), the server died before it
+# was healthy, or the first request failed.
+OBSERVED_PHASE = {"install": "install", "config": "startup", "load": "startup", "startup": "startup",
+                  "first_request": "first_request"}  # fmt: skip
 Kind = Literal["passed", "known-failure", "new-failure", "unexpected-pass"]
 
 
@@ -61,6 +63,7 @@ def versions_match(affected: dict[str, SpecifierSet | str], stack: Stack) -> boo
 
 
 CPU_CONDITIONS = ("cpu_arch", "cpu_has", "cpu_lacks")  # machine, and lists of CPU_FLAGS; an unprobed CPU meets none
+FLASHINFER_KERNELS = ("available", "disabled")  # Stack.flashinfer_kernels: vLLM >= 0.34's has_flashinfer()
 
 
 def hardware_matches(hardware: dict[str, Any], stack: Stack) -> bool:
@@ -80,6 +83,8 @@ def hardware_matches(hardware: dict[str, Any], stack: Stack) -> bool:
     ):
         if key in hardware and (found is None or not SpecifierSet(hardware[key]).contains(found)):
             return False
+    if "flashinfer_kernels" in hardware and hardware["flashinfer_kernels"] != stack.flashinfer_kernels:
+        return False  # unknown (None) meets neither value
     return True
 
 
@@ -282,6 +287,9 @@ def _validate_conditions(raw: dict[str, Any], where: str) -> None:
     for key in ("compute_capability", "cuda_toolkit"):
         if key in raw.get("hardware", {}):
             SpecifierSet(raw["hardware"][key])
+    kernels = raw.get("hardware", {}).get("flashinfer_kernels")
+    if kernels is not None and kernels not in FLASHINFER_KERNELS:
+        raise QcompatError(f"{where}: hardware.flashinfer_kernels is {kernels!r}; one of {', '.join(FLASHINFER_KERNELS)}")
     for key in ("cpu_has", "cpu_lacks"):
         unknown = set(raw.get("hardware", {}).get(key, [])) - set(CPU_FLAGS)
         if unknown:

@@ -1,7 +1,8 @@
 """Released wheels on PyPI: which final releases a project has, and one file read out of a release's wheel.
 
 Wheels are downloaded without dependencies into a cache (checked against the index's sha256) and read with
-zipfile; nothing is installed or imported. Needs only the standard library and packaging.
+zipfile; nothing is installed or imported. A release's METADATA alone is read by HTTP range requests (the
+central directory and one member, not the whole wheel) and cached. Needs only the standard library and packaging.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import hashlib
+import io
 import json
 import os
 import sys
@@ -89,19 +91,22 @@ class PyPI:
                 found[version] = (rank, Wheel(project, version, name, entry["url"], entry["hashes"]["sha256"]))
         return {version: wheel for version, (_, wheel) in found.items()}
 
+    def uploads(self, project: str) -> dict[Version, str]:
+        """Each final release's first upload day (YYYY-MM-DD), yanked files left out."""
+        days: dict[Version, str] = {}
+        for entry in self._index(project):
+            version = _version_of(entry["filename"])
+            if version is None or entry.get("yanked") or version.is_prerelease:
+                continue
+            day = str(entry.get("upload-time") or "")[:10]
+            days[version] = min(days.get(version) or day, day)
+        return days
+
     def releases(self, project: str) -> list[Version]:
         """Every final release (no pre- or dev release) with a file on the index, yanked ones left out, oldest
         first: the boundaries are between releases, whether or not this module can read their wheels."""
-        versions = set()
-        for entry in self._index(project):
-            if entry.get("yanked"):
-                continue
-            try:
-                name = entry["filename"]
-                versions.add(parse_wheel_filename(name)[1] if name.endswith(".whl") else parse_sdist_filename(name)[1])
-            except (ValueError, InvalidVersion):
-                continue
-        return sorted(v for v in versions if not v.is_prerelease)
+        versions = {_version_of(entry["filename"]) for entry in self._index(project) if not entry.get("yanked")}
+        return sorted(v for v in versions if v is not None and not v.is_prerelease)
 
     def wheel(self, project: str, version: Version) -> Wheel:
         wheels = self._wheels(project)
@@ -131,10 +136,84 @@ class PyPI:
         partial.rename(target)
         return target
 
+    def metadata(self, project: str, version: Version) -> str:
+        """The release's METADATA (its Requires-Dist lines), read by range requests from its wheel; cached."""
+        wheel = self.wheel(project, version)
+        cached = self.cache / "metadata" / f"{wheel.filename}.METADATA"
+        if cached.is_file():
+            return cached.read_text(encoding="utf-8")
+        if (self.cache / wheel.filename).is_file():
+            with zipfile.ZipFile(self.cache / wheel.filename) as archive:
+                names = [n for n in archive.namelist() if fnmatch.fnmatchcase(n, "*.dist-info/METADATA")]
+                text = archive.read(names[0]) if names else b""
+        else:
+            try:
+                with zipfile.ZipFile(_Ranged(wheel.url)) as archive:
+                    names = [n for n in archive.namelist() if fnmatch.fnmatchcase(n, "*.dist-info/METADATA")]
+                    text = archive.read(names[0]) if names else b""
+            except (OSError, zipfile.BadZipFile) as exc:
+                raise Unreachable(f"cannot read the METADATA of {wheel.filename}: {exc}") from None
+        if not text:
+            raise QcompatError(f"{wheel.filename} has no METADATA")
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(text)
+        return text.decode("utf-8", "replace")
+
     def read(self, project: str, version: Version, member: str) -> tuple[str, bytes | None]:
         """(the wheel's filename, the member's bytes or None when the wheel has no such file); `member` may be a
         glob, for paths that carry the version (vllm-*.dist-info/METADATA)."""
         wheel = self.wheel(project, version)
+        if fnmatch.fnmatchcase(member, "*.dist-info/METADATA") and not (self.cache / wheel.filename).is_file():
+            return wheel.filename, self.metadata(project, version).encode()  # a few range requests, not the wheel
         with zipfile.ZipFile(self.path(wheel)) as archive:
             names = [n for n in archive.namelist() if fnmatch.fnmatchcase(n, member)]
             return wheel.filename, archive.read(names[0]) if names else None
+
+
+def _version_of(filename: str) -> Version | None:
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[1]
+        return parse_sdist_filename(filename)[1]
+    except (ValueError, InvalidVersion):
+        return None
+
+
+class _Ranged(io.RawIOBase):
+    """A remote file read with HTTP range requests, seekable, so zipfile reads only what it needs."""
+
+    def __init__(self, url: str, timeout: float = 60):
+        self.url, self.timeout, self.position = url, timeout, 0
+        request = urllib.request.Request(url, method="HEAD")
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            self.size = int(response.headers["Content-Length"])
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self.position = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence] + offset
+        return self.position
+
+    def read(self, size: int = -1) -> bytes:
+        end = self.size if size < 0 else min(self.size, self.position + size)
+        if end <= self.position:
+            return b""
+        headers = {"Range": f"bytes={self.position}-{end - 1}"}
+        with urllib.request.urlopen(urllib.request.Request(self.url, headers=headers), timeout=self.timeout) as response:
+            data = response.read()
+        if response.status != 206:
+            raise OSError(f"{self.url}: the server ignored the range request (HTTP {response.status})")
+        self.position += len(data)
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
