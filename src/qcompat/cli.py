@@ -1,4 +1,4 @@
-"""qcompat inspect | expect | report | gate | provenance | sweep-table | fetch.
+"""qcompat inspect | expect | upstream | report | gate | provenance | sweep-table | fetch.
 
 Exit 0 ok, 1 checks failed, 2 unusable input or environment.
 """
@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     expect.add_argument("--cuda", metavar="MAJOR.MINOR", help="the CUDA toolkit (nvcc) version")
     expect.add_argument("--cpu-flags", metavar="FLAGS", help="comma-separated, e.g. avx2,avx512f (default: this CPU's)")
     expect.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="the server's environment")
+    for tool in ("nvcc", "ninja"):
+        expect.add_argument(f"--{tool}", action=argparse.BooleanOptionalAction, default=None,
+                            help=f"whether {tool} is there (FlashInfer's JIT; vLLM >= 0.34 checks); default: this machine")  # fmt: skip
     expect.add_argument("--json", action="store_true", help="print the expectation as JSON")
     report = commands.add_parser("report", help="the compatibility matrix of a results directory")
     report.add_argument("results", nargs="?", default="results", help="directory of <session>.json files")
@@ -81,6 +84,14 @@ def _parser() -> argparse.ArgumentParser:
         "fetch", help="download a Hub checkpoint ORG/NAME[@REVISION] into the cache, print its path"
     )
     fetch.add_argument("spec", metavar="ORG/NAME[@REVISION]")
+    upstream = commands.add_parser(
+        "upstream", help="the newest releases on the index, whether they install, the pins behind them, what moved"
+    )
+    upstream.add_argument("--replay", metavar="RECORD", help="answer from a record of the index, offline")
+    upstream.add_argument("--record", metavar="RECORD", help="what moved is against this (default: fixtures/upstream.yaml)")
+    upstream.add_argument("--write", metavar="RECORD", help="write today's answers as the new record")
+    upstream.add_argument("--stacks", metavar="TOML", default="stacks/stacks.toml", help="the pinned stacks to hold")
+    upstream.add_argument("--json", action="store_true", help="print the survey as JSON")
     not_run = commands.add_parser("record-not-run", help="write a session's results saying why it could not run here")
     not_run.add_argument("--session", required=True)
     not_run.add_argument("--reason", required=True)
@@ -130,7 +141,8 @@ def _expect(args: argparse.Namespace) -> int:
             "failures": [{"id": i.id, "title": i.title, "phase": i.phase, "workaround": i.workaround,
                           "links": i.links} for i in result.failures],
             "behaviours": [{"id": b["id"], "title": b.get("title", ""), "log": b["log"]} for b in result.behaviours],
-            "not_judged": result.not_judged,
+            "not_judged": result.not_judged, "requirements_not_checked": result.unread,
+            "not_installable": [{"id": i.id, "title": i.title, "workaround": i.workaround} for i in result.install],
         }, indent=2, default=str))  # fmt: skip
         return result.exit_code
     from qcompat.expect_text import lines
@@ -208,7 +220,9 @@ def _provenance(args: argparse.Namespace) -> int:
     reports = provenance.check_registry(raw, source, progress=lambda m: print(m, file=sys.stderr))
     failures = [line for report in reports for line in report.failures()]
     for report in reports:
-        checked = sorted({f"{f.check.claim.package} {f.check.version}" for f in report.findings})
+        checked = sorted({f"{f.check.claim.package} {f.version or '?'}" for f in report.findings}
+                         | {f"{f.check.claim.pinned_by[0]} {f.check.version}" for f in report.findings
+                            if f.check.claim.pinned_by})  # fmt: skip
         status = "FAILED" if report.failures() else "ok"
         print(f"{status:6} {report.entry['id']}: {len(report.findings)} checks in {', '.join(checked) or 'no wheel'}")
     for line in failures:
@@ -250,7 +264,54 @@ def _record_not_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _upstream(args: argparse.Namespace) -> int:
+    import datetime
+    import tomllib
+
+    from qcompat.fixtures import fixtures_dir
+    from qcompat.registry import default_registry, read_yaml
+    from qcompat.upstream import index, watch
+
+    progress = (lambda message: None) if args.json else (lambda message: print(message, file=sys.stderr))
+    stacks_path = Path(args.stacks)
+    try:
+        stacks = tomllib.loads(stacks_path.read_text()) if stacks_path.is_file() else {}
+    except tomllib.TOMLDecodeError as exc:
+        raise QcompatError(f"{stacks_path}: {exc}") from None
+    if not stacks:
+        progress(f"{stacks_path}: no pinned stacks to hold against the releases")
+    record_path = Path(args.record) if args.record else fixtures_dir() / "upstream.yaml"
+    record = read_yaml(record_path) if record_path.is_file() else None
+    if args.replay:
+        source = index.Recorded(read_yaml(Path(args.replay)), args.replay)
+        read_on = source.read_on
+    else:
+        from qcompat.upstream.resolver import uv_resolver
+        from qcompat.wheels import PyPI
+
+        source = index.Recording(index.Live(PyPI(progress=progress), uv_resolver()))
+        read_on = datetime.date.today().isoformat()
+    survey = watch.run(source, default_registry(), stacks, record, read_on, progress)
+    if args.write:
+        if not isinstance(source, index.Recording):
+            raise QcompatError("--write records a live reading of the index: drop --replay")
+        import yaml
+
+        data = source.record(datetime.date.fromisoformat(read_on), survey.to_dict())
+        Path(args.write).write_text(yaml.safe_dump(data, sort_keys=False, width=120, allow_unicode=True))
+        progress(f"upstream: recorded in {args.write}")
+    attention = survey.needs_a_person()
+    if args.json:
+        print(json.dumps(survey.to_dict() | {"needs_a_person": attention}, indent=2))
+    else:
+        print("\n".join(survey.lines()))
+        for line in attention:
+            print(f"upstream: needs a person: {line}")
+    return EXIT_FAILED if attention else EXIT_OK
+
+
 COMMANDS = {
+    "upstream": _upstream,
     "inspect": _inspect,
     "expect": _expect,
     "report": _report,

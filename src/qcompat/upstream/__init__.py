@@ -1,0 +1,1 @@
+"""What the package index holds today: the newest releases, whether they install, the pins behind them."""

@@ -1,0 +1,26 @@
+"""A floating session's install record judged by the registry: an `install` entry that applies to the newest
+release on this device explains its failure; an entry that applies to a release that installed is an unexpected
+pass (the index moved: a missing pin was published, say)."""
+
+from __future__ import annotations
+
+from qcompat.registry import Registry, Verdict, judge
+from qcompat.stack import Stack
+from qcompat.upstream.floating import Installed
+from qcompat.upstream.watch import probe_name
+
+
+def install_verdicts(registry: Registry, installed: list[Installed], stack: Stack) -> list[Verdict]:
+    verdicts = []
+    for entry in installed:
+        if entry.newest is None:
+            continue
+        planned = Stack(packages={**stack.packages, probe_name(entry.project): entry.newest}, gpus=stack.gpus,
+                        cpu=stack.cpu, tools=stack.tools)  # fmt: skip
+        expected = [issue for issue in registry.issues.values() if issue.phase == "install" and issue.applies(planned)]
+        verdict = judge(expected, entry.got_newest, "install", entry.message, f"{entry.project} {entry.newest}")
+        if verdict.kind == "new-failure":
+            verdict = Verdict("new-failure", signature=f"{entry.project} {entry.newest}: {entry.why}",
+                              message=f"{entry.line()}; no registry entry explains it")  # fmt: skip
+        verdicts.append(verdict)
+    return verdicts

