@@ -115,3 +115,63 @@ def test_a_gpu_plan_without_compute_capability_leaves_the_sm120_entries_and_beha
     out = capsys.readouterr().out
     assert "not judged: flashinfer-sampler-fallback: the plan does not say the GPU's compute capability" in out
     assert "not judged: flashinfer-sampler-forced-sm120" in out and "expected behaviour" not in out
+
+
+CUDA_034 = ["--vllm", "0.34.0", "--device", "cuda", "--gpu-cc", "12.0", "--cuda", "13.0"]
+
+
+def test_a_plan_no_installer_can_make_exits_2_naming_the_requirement_that_excludes_it(capsys):
+    assert main(["expect", *CUDA_034, "--transformers", "5.25.0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert (
+        "no installer can make this stack: vllm 0.34.0 requires transformers<5.23.0,>=5.16.1 (its METADATA); "
+        "the plan has transformers 5.25.0"
+    ) in err
+
+
+def test_vllm_0_34_without_nvcc_falls_back_from_flashinfer_and_serves(capsys):
+    assert main(["expect", *CUDA_034, "--transformers", "5.22.2", "--no-nvcc", "--ninja"]) == 0
+    out = capsys.readouterr().out
+    assert "expected behaviour: flashinfer-sampler-kernels-disabled" in out
+    assert "the server logs /FlashInfer top-p/top-k sampling unavailable: FlashInfer kernels are disabled; falling back/" in out
+    assert "known failure" not in out
+    # transformers 5.22.2's own requirements are not in the record: said, not guessed
+    assert "requirements not checked: transformers 5.22.2" in out
+
+
+def test_vllm_0_34_with_nvcc_and_ninja_compiles_the_sampler_and_meets_the_jit_failure(capsys):
+    assert expected(capsys, *CUDA_034, "--transformers", "5.22.2", "--nvcc", "--ninja") == (
+        1, {"flashinfer-sampler-jit-sm120"})  # fmt: skip
+    assert expected(capsys, *CUDA_034, "--transformers", "5.22.2", "--nvcc", "--no-ninja") == (0, set())
+
+
+def test_vllm_0_34_forced_without_nvcc_is_refused_at_startup(capsys):
+    forced = ["--env", "VLLM_USE_FLASHINFER_SAMPLER=1", "--no-nvcc"]
+    assert expected(capsys, *CUDA_034, "--transformers", "5.22.2", *forced) == (
+        1, {"flashinfer-sampler-forced-kernels-disabled"})  # fmt: skip
+    assert main(["expect", *CUDA_034, "--transformers", "5.22.2", *forced]) == 1
+    assert "workaround: env VLLM_USE_FLASHINFER_SAMPLER=0" in capsys.readouterr().out
+
+
+def test_the_card_s_workaround_holds_on_0_34_whatever_the_tools(capsys):
+    for tools in (["--nvcc", "--ninja"], ["--no-nvcc"]):
+        workaround = ["--env", "VLLM_USE_FLASHINFER_SAMPLER=0", *tools]
+        assert main(["expect", *CUDA_034, "--transformers", "5.22.2", *workaround]) == 0
+        assert "expected behaviour: flashinfer-sampler-disabled" in capsys.readouterr().out
+
+
+def test_vllm_0_33_compiles_the_sampler_whether_or_not_nvcc_is_there(capsys):
+    # 0.33.0's sampler never asks has_flashinfer(): FlashInfer takes torch's CUDA and JIT-compiles at first use
+    assert expected(capsys, *CUDA_033, "--cuda", "13.0", "--no-nvcc") == (1, {"flashinfer-sampler-jit-sm120"})
+
+
+def test_a_plan_the_index_cannot_install_says_so_apart_from_the_checkpoint_s_expectations(capsys):
+    assert main(["expect", *CUDA_034, "--transformers", "5.22.2", "--no-nvcc", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [i["id"] for i in data["not_installable"]] == ["vllm-flashinfer-pin-unpublished"]
+    assert data["failures"] == []
+    assert main(["expect", *CUDA_034, "--transformers", "5.22.2", "--no-nvcc"]) == 0
+    out = capsys.readouterr().out
+    assert "cannot be installed from the index: vllm-flashinfer-pin-unpublished" in out
+    assert "workaround: pins vllm==0.33.0" in out

@@ -124,16 +124,21 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _expect(args: argparse.Namespace) -> int:
     from qcompat.checkpoint import read_checkpoint
-    from qcompat.expect import expect, plan
+    from qcompat.expect import expect, impossible, plan
     from qcompat.registry import checkpoint_facts, default_registry
     from qcompat.stack import probe
+    from qcompat.upstream.requirements import default_lookup
 
     checkpoint = read_checkpoint(args.checkpoint or tiny_int4())
     versions = {name: getattr(args, name) for name in PLANNED_PACKAGES}
     planned = plan(versions, device=args.device, gpu_cc=args.gpu_cc, cuda=args.cuda, cpu_flags=args.cpu_flags,
-                   env=args.env, machine=probe())  # fmt: skip
+                   env=args.env, tools={"nvcc": args.nvcc, "ninja": args.ninja}, machine=probe())  # fmt: skip
+    broken, unread = impossible(planned, default_lookup())
+    if broken:
+        raise QcompatError("no installer can make this stack: " + "; ".join(broken))
     facts = checkpoint_facts(checkpoint)
     result = expect(default_registry(), planned, facts)
+    result.unread = unread
     if args.json:
         print(json.dumps({
             "stack": planned.stack.to_dict(), "probed": planned.probed, "env": planned.env,

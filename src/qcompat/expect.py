@@ -16,7 +16,7 @@ from packaging.version import InvalidVersion, Version
 from qcompat.errors import QcompatError
 from qcompat.gpu_claims import SAMPLER_ENV
 from qcompat.registry import CPU_CONDITIONS, KnownIssue, Registry
-from qcompat.stack import CPU_FLAGS, Cpu, Gpu, Stack
+from qcompat.stack import CPU_FLAGS, TOOLS, Cpu, Gpu, Stack
 
 MAJOR_MINOR = re.compile(r"\d+\.\d+")
 
@@ -68,11 +68,15 @@ def plan(
     cuda: str | None = None,
     cpu_flags: str | None = None,
     env: list[str] | None = None,
+    tools: dict[str, bool | None] | None = None,
     machine: Stack,
 ) -> Plan:
-    """A Stack from the flags given; without any stack flag, `machine` (this machine's probe) itself."""
+    """A Stack from the flags given; without any stack flag, `machine` (this machine's probe) itself. `tools`
+    says whether nvcc and ninja are there (None: as on this machine); `cuda` is the CUDA FlashInfer sees: nvcc's
+    where there is one, else the one torch was built for."""
     planned = {name: _version(name, v) for name, v in versions.items() if v is not None}
-    if not planned and device is None and gpu_cc is None and cuda is None and cpu_flags is None:
+    given_tools = {name: found for name, found in (tools or {}).items() if found is not None}
+    if not planned and device is None and gpu_cc is None and cuda is None and cpu_flags is None and not given_tools:
         return Plan(machine, _env(env or []), probed=True)
     device = device or ("cuda" if gpu_cc or cuda else "cpu")
     gpus = []
@@ -81,13 +85,29 @@ def plan(
         gpus = [Gpu("planned GPU", capability, "")]
     elif gpu_cc or cuda:
         raise QcompatError("--gpu-cc and --cuda describe a GPU: use them with --device cuda")
+    found_tools = {name: given_tools.get(name, machine.tools.get(name)) for name in TOOLS}
+    found_tools = {name: found for name, found in found_tools.items() if found is not None}
+    cuda = _major_minor("cuda", cuda) if cuda else None
+    with_nvcc = found_tools.get("nvcc", True)
     stack = Stack(
         packages=planned,
-        cuda_toolkit=_major_minor("cuda", cuda) if cuda else None,
+        cuda_toolkit=cuda if with_nvcc else None,
+        cuda_runtime=None if with_nvcc else cuda,
         gpus=gpus,
         cpu=_cpu(cpu_flags, machine.cpu) if cpu_flags is not None else machine.cpu,
+        tools=found_tools,
     )
     return Plan(stack, _env(env or []))
+
+
+def impossible(planned: Plan, lookup) -> tuple[list[str], list[str]]:
+    """The planned releases' own requirements the plan breaks, and the releases whose requirements were not read;
+    nothing for this machine's own stack (it exists)."""
+    if planned.probed:
+        return [], []
+    from qcompat.upstream.requirements import conflicts
+
+    return conflicts(planned.stack.packages, planned.stack.device, lookup)
 
 
 def unknown_facts(entry: KnownIssue | dict[str, Any], stack: Stack) -> list[str]:
@@ -101,6 +121,8 @@ def unknown_facts(entry: KnownIssue | dict[str, Any], stack: Stack) -> list[str]
         missing.append("the GPU's compute capability (--gpu-cc)")
     if "cuda_toolkit" in hardware and stack.gpus and not (stack.cuda_toolkit or stack.cuda_runtime):
         missing.append("the CUDA toolkit (--cuda)")
+    if "flashinfer_kernels" in hardware and stack.gpus and stack.flashinfer_kernels is None:
+        missing.append("whether nvcc and ninja are there (--nvcc/--no-nvcc, --ninja/--no-ninja)")
     if any(key in hardware for key in CPU_CONDITIONS) and stack.cpu is None and stack.device == "cpu":
         missing.append("the CPU's flags (--cpu-flags)")
     return missing
@@ -111,6 +133,9 @@ class Expectation:
     failures: list[KnownIssue]
     behaviours: list[dict[str, Any]]  # each with the `log` line to expect for the planned setting
     not_judged: dict[str, list[str]]  # entry id -> what the plan leaves unknown
+    unread: list[str] = field(default_factory=list)  # planned releases whose requirements were not checked
+    install: list[KnownIssue] = field(default_factory=list)  # the plan does not install from the index (the rest
+    # holds once installed another way: exit 0 or 1 speaks of the checkpoint on the stack)
 
     @property
     def exit_code(self) -> int:
@@ -119,18 +144,18 @@ class Expectation:
 
 def expect(registry: Registry, planned: Plan, facts: dict[str, Any]) -> Expectation:
     stack, env = planned.stack, planned.env
-    failures, not_judged = [], {}
+    failures, install, not_judged = [], [], {}
     for issue in registry.issues.values():
         missing = unknown_facts(issue, stack)
         if missing:
             if issue.hardware.get("device", "any") in ("any", stack.device):
                 not_judged[issue.id] = missing
         elif issue.applies(stack, facts, env):
-            failures.append(issue)
+            (install if issue.phase == "install" else failures).append(issue)
     setting = env.get(SAMPLER_ENV, "unset")
     for behaviour in registry.behaviours:
         missing = unknown_facts(behaviour, stack)
         if missing and setting in (behaviour.get("log") or {}):
             not_judged[behaviour["id"]] = missing
     behaviours = [{**behaviour, "log": log} for behaviour, log in registry.expected_logs(stack, setting)]
-    return Expectation(failures, behaviours, not_judged)
+    return Expectation(failures, behaviours, not_judged, install=install)

@@ -27,6 +27,11 @@ def lines(planned: Plan, root: Path, facts: dict[str, Any], result: Expectation)
     label = planned.stack.label()
     label = "no engine installed" + label if label.startswith(" on ") else label
     out = [f"{kind}: {label}; environment: {env}", f"checkpoint: {root} ({shown})"]
+    for issue in result.install:
+        out.append(f"cannot be installed from the index: {issue.id}: {issue.title}")
+        if issue.workaround:
+            out.append(f"  workaround: {_items(issue.workaround)}")
+        out.append("  what follows holds once the stack is installed another way")
     for issue in result.failures:
         out.append(f"known failure: {issue.id} (at {issue.phase}): {issue.title}")
         if issue.workaround:
@@ -38,6 +43,8 @@ def lines(planned: Plan, root: Path, facts: dict[str, Any], result: Expectation)
         out.append(f"  the server logs /{behaviour['log']}/")
     for entry, missing in result.not_judged.items():
         out.append(f"not judged: {entry}: the plan does not say {', '.join(missing)}")
+    for release in result.unread:
+        out.append(f"requirements not checked: {release}")
     count = len(result.failures)
     if count:
         out.append(f"{count} known failure{'s' if count != 1 else ''} expected")
