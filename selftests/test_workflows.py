@@ -159,3 +159,16 @@ def test_a_red_nightly_opens_or_updates_one_issue():
     assert red["permissions"] == {"issues": "write"}
     script = red["steps"][0]["with"]["script"]
     assert 'labels: "nightly-red"' in script and "createComment" in script and "issues.create(" in script
+
+
+def test_the_weekly_watch_reads_the_index_and_the_wheels_and_keeps_one_issue_of_what_moved():
+    watch = load(REPO / ".github/workflows/provenance.yml")
+    job = watch["jobs"]["watch"]
+    assert job["permissions"] == {"contents": "read", "issues": "write"}
+    (run,) = [step for step in job["steps"] if "run" in step]
+    assert run["run"] == "ci/watch"
+    script = (REPO / "ci" / "watch").read_text()
+    assert "nox -s upstream -- --write fixtures/upstream.yaml" in script and "nox -s provenance" in script
+    issue = next(step for step in job["steps"] if "github-script" in step.get("uses", ""))
+    assert issue["if"] == "${{ failure() && steps.watch.outcome == 'failure' }}"
+    assert 'labels: "upstream-moved"' in issue["with"]["script"] and "createComment" in issue["with"]["script"]

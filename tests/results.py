@@ -71,7 +71,23 @@ class ResultsRecorder:
             "notes": list(dict.fromkeys(self.notes)),
             "greedy": self.greedy,
         }
+        installed = self.config.getoption("--installed")
+        if installed:
+            from qcompat.upstream.floating import read
+
+            data["installed"] = [vars(entry) for entry in read(Path(installed))]
+        behind = _behind(data["session"], data["probe"])
+        if behind:
+            data["behind"] = behind
         path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _behind(session: str, probe: dict) -> str | None:
+    """For a pinned stack that follows releases: its vLLM is older than the newest installable one, by the
+    committed upstream record (so the same commit says the same on any day)."""
+    from qcompat.upstream.watch import behind
+
+    return behind(session, probe)
 
 
 def _checkpoint(config: pytest.Config) -> dict:

@@ -19,6 +19,7 @@ def matrix(sessions: list[SessionResults]) -> dict[str, Any]:
             rows.setdefault(check_name(check["check"]), {})[results.session] = cell(check)
             details.setdefault(check_name(check["check"]), {})[results.session] = detail(check)
     stacks = {s.session: _stack(s) for s in sessions}
+    releases = {s.session: _releases(s) for s in sessions}
     checkpoints = {s.session: _checkpoint(s) for s in sessions}
     ran = {s.session: _ran(s) for s in sessions}
     runs = runs_of(sessions)
@@ -26,8 +27,16 @@ def matrix(sessions: list[SessionResults]) -> dict[str, Any]:
         "pairs": [pair.to_dict() for pair in across_sessions(runs)],
         "runs": {s.session: [r.run for r in runs if r.session == s.session] for s in sessions},
     }
-    return {"sessions": columns, "stacks": stacks, "checkpoints": checkpoints, "ran": ran, "checks": rows,
-            "details": details, "parity": parity, "started": first_started(sessions)}  # fmt: skip
+    return {"sessions": columns, "stacks": stacks, "releases": releases, "checkpoints": checkpoints, "ran": ran,
+            "checks": rows, "details": details, "parity": parity, "started": first_started(sessions)}  # fmt: skip
+
+
+def _releases(results: SessionResults) -> str:
+    """Newest vs tested for a floating session (and why they differ); a following pinned stack that is behind."""
+    from qcompat.upstream.floating import header
+
+    installed = results.data.get("installed")
+    return header(installed) if installed else results.data.get("behind") or ""
 
 
 def parity_lines(table: dict[str, Any]) -> list[str]:
@@ -87,6 +96,8 @@ def markdown(table: dict[str, Any]) -> str:
     sessions = table["sessions"]
     lines = ["| check | " + " | ".join(sessions) + " |", "|---|" + "---|" * len(sessions)]
     lines.append("| *stack* | " + " | ".join(table["stacks"][s] for s in sessions) + " |")
+    if any(table["releases"].values()):
+        lines.append("| *releases* | " + " | ".join(table["releases"][s] or "pinned" for s in sessions) + " |")
     lines.append("| *checkpoint* | " + " | ".join(table["checkpoints"][s] for s in sessions) + " |")
     lines.append("| *checks* | " + " | ".join(table["ran"][s] for s in sessions) + " |")
     for name, cells in table["checks"].items():
@@ -102,9 +113,10 @@ def render(table: dict[str, Any], console) -> None:
     grid = Table(title="Compatibility matrix (· = not part of that session)", title_justify="left", show_lines=True)
     grid.add_column("check", overflow="fold")
     for session in table["sessions"]:
+        releases = table["releases"][session]
         grid.add_column(
             f"{escape(session)}\n[dim]{escape(table['stacks'][session])}\n{escape(table['checkpoints'][session])}\n"
-            f"{escape(table['ran'][session])}[/]",
+            f"{escape(table['ran'][session])}[/]" + (f"\n[yellow]{escape(releases)}[/]" if releases else ""),
             overflow="fold",
         )
     styles = {"pass": "green", "known": "yellow", "failing": "bold red", "not-run": "dim", "absent": ""}
