@@ -52,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     expect.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="the server's environment")
     for tool in ("nvcc", "ninja"):
         expect.add_argument(f"--{tool}", action=argparse.BooleanOptionalAction, default=None,
-                            help=f"whether {tool} is there (FlashInfer's JIT; vLLM >= 0.34 checks); default: this machine")  # fmt: skip
+                            help=f"whether {tool} is there (FlashInfer's JIT; vLLM >= 0.34 checks); default: "
+                                 + ("this machine's" if tool == "nvcc" else "there (flashinfer-python requires it)"))  # fmt: skip
     expect.add_argument("--json", action="store_true", help="print the expectation as JSON")
     report = commands.add_parser("report", help="the compatibility matrix of a results directory")
     report.add_argument("results", nargs="?", default="results", help="directory of <session>.json files")

@@ -16,7 +16,7 @@ from packaging.version import InvalidVersion, Version
 from qcompat.errors import QcompatError
 from qcompat.gpu_claims import SAMPLER_ENV
 from qcompat.registry import CPU_CONDITIONS, KnownIssue, Registry
-from qcompat.stack import CPU_FLAGS, TOOLS, Cpu, Gpu, Stack
+from qcompat.stack import CPU_FLAGS, Cpu, Gpu, Stack
 
 MAJOR_MINOR = re.compile(r"\d+\.\d+")
 
@@ -72,8 +72,8 @@ def plan(
     machine: Stack,
 ) -> Plan:
     """A Stack from the flags given; without any stack flag, `machine` (this machine's probe) itself. `tools`
-    says whether nvcc and ninja are there (None: as on this machine); `cuda` is the CUDA FlashInfer sees: nvcc's
-    where there is one, else the one torch was built for."""
+    says whether nvcc and ninja are there (None: nvcc as on this machine, ninja there); `cuda` is the CUDA
+    FlashInfer sees: nvcc's where there is one, else the one torch was built for."""
     planned = {name: _version(name, v) for name, v in versions.items() if v is not None}
     given_tools = {name: found for name, found in (tools or {}).items() if found is not None}
     if not planned and device is None and gpu_cc is None and cuda is None and cpu_flags is None and not given_tools:
@@ -85,7 +85,9 @@ def plan(
         gpus = [Gpu("planned GPU", capability, "")]
     elif gpu_cc or cuda:
         raise QcompatError("--gpu-cc and --cuda describe a GPU: use them with --device cuda")
-    found_tools = {name: given_tools.get(name, machine.tools.get(name)) for name in TOOLS}
+    # nvcc as on this machine unless said; ninja there unless said: flashinfer-python requires the ninja package,
+    # whose binary is on the PATH of the venv the server runs from.
+    found_tools = {"nvcc": given_tools.get("nvcc", machine.tools.get("nvcc")), "ninja": given_tools.get("ninja", True)}
     found_tools = {name: found for name, found in found_tools.items() if found is not None}
     cuda = _major_minor("cuda", cuda) if cuda else None
     with_nvcc = found_tools.get("nvcc", True)
