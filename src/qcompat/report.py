@@ -133,6 +133,45 @@ def render(table: dict[str, Any], console) -> None:
         console.print(f"  {escape(line)}")
 
 
+KINDS = ("pass", "known", "failing", "not-run")
+
+
+def counts(table: dict[str, Any], session: str) -> dict[str, int]:
+    """How many of the session's cells are of each kind (a check not part of the session is not counted)."""
+    found = dict.fromkeys(KINDS, 0)
+    for cells in table["checks"].values():
+        if session in cells:
+            found[verdict(cells[session])] += 1
+    return found
+
+
+def brief(table: dict[str, Any], reasons: list[str]) -> list[str]:
+    """The matrix for a person on a red night: the gate's verdict and its reasons, a line per session with its
+    counts, then only the checks that are not all pass, a line each with its cells grouped by what they say,
+    then the parity section. `report --full` (and Markdown, HTML) keep the whole table."""
+    lines = [f"gate: FAILED ({len(reasons)} reason{'s' if len(reasons) != 1 else ''})" if reasons else "gate: passed"]
+    lines += [f"  {reason}" for reason in reasons]
+    lines.append("sessions:")
+    width = max((len(s) for s in table["sessions"]), default=0)
+    for session in table["sessions"]:
+        found = counts(table, session)
+        tally = ", ".join(f"{n} {kind}" for kind, n in found.items() if n) or "no checks"
+        releases = table.get("releases", {}).get(session)
+        lines.append(f"  {session:<{width}}  {tally}  [{table['stacks'][session]}; {table['checkpoints'][session]}]"
+                     + (f" {releases}" if releases else ""))  # fmt: skip
+    shown = {name: cells for name, cells in table["checks"].items() if any(verdict(c) != "pass" for c in cells.values())}
+    lines.append(f"checks not all pass ({len(shown)} of {len(table['checks'])}):" if shown else "every check passed")
+    for name, cells in shown.items():
+        said: dict[str, list[str]] = {}
+        for session in table["sessions"]:
+            if session in cells and verdict(cells[session]) != "pass":
+                said.setdefault(cells[session], []).append(session)
+        lines.append(f"  {name}: " + "; ".join(f"{', '.join(where)}: {cell}" for cell, where in said.items()))
+    lines.append("Greedy parity between sessions (same checkpoint, same prompts):")
+    lines += [f"  {line}" for line in parity_lines(table)]
+    return lines
+
+
 def gate(sessions: list[SessionResults], required: list[str], baseline: list[Parity] = ()) -> list[str]:
     """Why the release gate fails; empty when it passes. A greedy divergence between sessions fails it, and so
     does one from a baseline run (session_parity.against_baseline of an earlier run's results)."""
