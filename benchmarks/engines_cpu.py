@@ -42,8 +42,10 @@ def bench_vllm(rounds: int) -> None:
         )
         with Server(spec, progress=lambda m: print(f"  {m}", flush=True)) as server:
             init = re.search(r"init engine .* took ([\d.]+) s", server.log_text())
-            print(f"vllm: healthy after {server.startup_seconds:.1f} s; engine init (profile, KV cache, warmup) "
-                  f"{init.group(1) if init else '?'} s")  # fmt: skip
+            print(
+                f"vllm: healthy after {server.startup_seconds:.1f} s; engine init (profile, KV cache, warmup) "
+                f"{init.group(1) if init else '?'} s"
+            )
             api, name = vllm.client(server.url), recipes()["serve"]["served_model_name"]
             texts = prompts()
             pairs = list(zip(texts, vllm.tokenize(api, name, texts)))
@@ -56,8 +58,10 @@ def bench_vllm(rounds: int) -> None:
                     vllm.greedy(api, name, pairs, MAX_TOKENS, TOP_K, eos, concurrency=concurrency)
                     bucket.append(time.perf_counter() - start)
             s, c = statistics.median(sequential), statistics.median(concurrent)
-            print(f"vllm: {len(pairs)} prompts x {MAX_TOKENS} tokens: sequential {s:.2f} s, concurrent {c:.2f} s "
-                  f"(medians of {rounds}, alternating): {s / c:.1f}x")  # fmt: skip
+            print(
+                f"vllm: {len(pairs)} prompts x {MAX_TOKENS} tokens: sequential {s:.2f} s, concurrent {c:.2f} s "
+                f"(medians of {rounds}, alternating): {s / c:.1f}x"
+            )
 
 
 def bench_hf() -> None:
@@ -69,7 +73,8 @@ def bench_hf() -> None:
     start = time.perf_counter()
     hf.greedy(loaded, prompts(), MAX_TOKENS, TOP_K)
     print(
-        f"hf: INT4 load {load_s:.1f} s; greedy {len(prompts())} prompts x <= {MAX_TOKENS} tokens {time.perf_counter() - start:.1f} s"
+        f"hf: INT4 load {load_s:.1f} s; greedy {len(prompts())} prompts x <= {MAX_TOKENS} tokens "
+        f"{time.perf_counter() - start:.1f} s"
     )
 
 

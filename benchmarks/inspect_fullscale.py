@@ -71,16 +71,20 @@ def header_only(root: Path, rounds: int) -> None:
     bare = [sys.executable, "-c", BARE_READ, *shards]
     result = subprocess.run([*inspect, "--json"], check=False, capture_output=True, text=True)
     summary = json.loads(result.stdout)
-    print(f"layout: {summary['tensors']} tensors, {summary['total_bytes'] / 1e9:.2f} GB in {len(shards)} shards, "
-          f"exit {result.returncode}, profile {summary['profile']}")  # fmt: skip
+    print(
+        f"layout: {summary['tensors']} tensors, {summary['total_bytes'] / 1e9:.2f} GB in {len(shards)} shards, "
+        f"exit {result.returncode}, profile {summary['profile']}"
+    )
     timed(inspect), timed(bare)
     inspect_times, bare_times = [], []
     for _ in range(rounds):
         inspect_times.append(timed(inspect))
         bare_times.append(timed(bare))
     a, b = statistics.median(inspect_times), statistics.median(bare_times)
-    print(f"header-only: qcompat inspect {a * 1000:.0f} ms, bare struct+json {b * 1000:.0f} ms (medians of {rounds}, "
-          f"alternating): ratio {a / b:.2f}x (target <= 3x)")  # fmt: skip
+    print(
+        f"header-only: qcompat inspect {a * 1000:.0f} ms, bare struct+json {b * 1000:.0f} ms (medians of {rounds}, "
+        f"alternating): ratio {a / b:.2f}x (target <= 3x)"
+    )
     in_process(root, shards, rounds)
 
 
@@ -102,8 +106,10 @@ def in_process(root: Path, shards: list[str], rounds: int) -> None:
         bare()
         bare_times.append(time.perf_counter() - start)
     a, b = statistics.median(inspect_times), statistics.median(bare_times)
-    print(f"in one process, imports excluded: inspect_checkpoint {a * 1000:.1f} ms, bare read {b * 1000:.1f} ms: "
-          f"ratio {a / b:.2f}x")  # fmt: skip
+    print(
+        f"in one process, imports excluded: inspect_checkpoint {a * 1000:.1f} ms, bare read {b * 1000:.1f} ms: "
+        f"ratio {a / b:.2f}x"
+    )
 
 
 def remote(root: Path, rounds: int) -> None:
@@ -119,15 +125,18 @@ def remote(root: Path, rounds: int) -> None:
         remote_times, local_times, fetched = [], [], {}
         for round_ in range(rounds):
             start = time.perf_counter()
-            out = subprocess.run(over_http, check=False, capture_output=True, text=True,
-                                 env={**env, "HF_HOME": f"{homes}/{round_}"}).stdout  # fmt: skip
+            out = subprocess.run(
+                over_http, check=False, capture_output=True, text=True, env={**env, "HF_HOME": f"{homes}/{round_}"}
+            ).stdout
             remote_times.append(time.perf_counter() - start)
             fetched = json.loads(out)["remote"]
             local_times.append(timed(local))
     a, b = statistics.median(remote_times), statistics.median(local_times)
-    print(f"remote: fetched {fetched['bytes']:,} of {fetched['repo_bytes']:,} bytes ({fetched['files']} small files "
-          f"and 3 headers; the loopback Hub counted {sum(hub.sent.values()) // rounds:,} sent per round); "
-          f"--remote {a * 1000:.0f} ms vs local {b * 1000:.0f} ms (medians of {rounds}, alternating)")  # fmt: skip
+    print(
+        f"remote: fetched {fetched['bytes']:,} of {fetched['repo_bytes']:,} bytes ({fetched['files']} small files "
+        f"and 3 headers; the loopback Hub counted {sum(hub.sent.values()) // rounds:,} sent per round); "
+        f"--remote {a * 1000:.0f} ms vs local {b * 1000:.0f} ms (medians of {rounds}, alternating)"
+    )
 
 
 def numerics(root: Path) -> None:
@@ -135,13 +144,22 @@ def numerics(root: Path) -> None:
         with shard.open("rb") as handle:
             while handle.read(1 << 24):
                 pass
-    out = subprocess.run([sys.executable, "-c", PEAK_RSS, str(root)], capture_output=True, text=True, check=True,
-                         env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}).stdout.split()  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, str(root)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+    ).stdout.split()
     findings, packed, seconds, before, after, largest = int(out[0]), int(out[1]), float(out[2]), *map(int, out[3:])
-    print(f"numerics: {packed / 1e9:.2f} GB packed in {seconds:.1f} s = {packed / 1e9 / seconds:.2f} GB/s on one core; "
-          f"{findings} findings")  # fmt: skip
-    print(f"numerics: peak RSS {after / 1e6:.0f} MB ({(after - before) / 1e6:.0f} MB over the header-only process); "
-          f"largest packed tensor {largest / 1e6:.1f} MB")  # fmt: skip
+    print(
+        f"numerics: {packed / 1e9:.2f} GB packed in {seconds:.1f} s = {packed / 1e9 / seconds:.2f} GB/s on one core; "
+        f"{findings} findings"
+    )
+    print(
+        f"numerics: peak RSS {after / 1e6:.0f} MB ({(after - before) / 1e6:.0f} MB over the header-only process); "
+        f"largest packed tensor {largest / 1e6:.1f} MB"
+    )
 
 
 def main() -> None:

@@ -3,8 +3,9 @@
     python ci/gpu_cleanup.py [--grace 10] [--logs-under DIR]
 
 Servers carry QCOMPAT_SERVER (their harness's pid and their log) in their environment; each one whose harness
-is gone has its whole process group stopped (SIGTERM, then SIGKILL). Exit 0 when the GPU is free (or there is none), 2 when a server would not stop or another process
-still holds the GPU: that one is not ours, so it is named and left alone.
+is gone has its whole process group stopped (SIGTERM, then SIGKILL). Exit 0 when the GPU is free (or there is
+none), 2 when a server would not stop or another process still holds the GPU: that one is not ours, so it is
+named and left alone.
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ from qcompat.engines.server import gpu_holders, leftover_groups, stop_group
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL")
-    parser.add_argument("--logs-under", type=Path, metavar="DIR", default=os.environ.get("QCOMPAT_CLEANUP_UNDER"),
-                        help="only servers whose log lies under DIR (default: $QCOMPAT_CLEANUP_UNDER, else every "
-                             "server left behind)")  # fmt: skip
+    parser.add_argument(
+        "--logs-under",
+        type=Path,
+        metavar="DIR",
+        default=os.environ.get("QCOMPAT_CLEANUP_UNDER"),
+        help="only servers whose log lies under DIR (default: $QCOMPAT_CLEANUP_UNDER, else every server left behind)",
+    )
     args = parser.parse_args(argv)
     leftovers = leftover_groups()
     if args.logs_under:

@@ -58,8 +58,12 @@ def checkpoint_check(name: str, variable: str, spec: str | None, what: str) -> C
     except QcompatError as exc:
         return Check(name, False, f"{variable}={spec}: {exc}")
     if profile.variant != "published":
-        return Check(name, False, f"{variable}={spec} has the sizes of the embedded {profile.variant} checkpoint "
-                                  f"({profile.label}): this job needs the real one")  # fmt: skip
+        return Check(
+            name,
+            False,
+            f"{variable}={spec} has the sizes of the embedded {profile.variant} checkpoint "
+            f"({profile.label}): this job needs the real one",
+        )
     gigabytes = checkpoint.total_bytes / 1e9
     return Check(name, True, f"{where}: {len(checkpoint.tensors)} tensors, {gigabytes:.1f} GB ({profile.label})")
 
@@ -105,8 +109,11 @@ def disk_check(min_free_gib: float) -> list[Check]:
         seen.add(existing.stat().st_dev)
         free = shutil.disk_usage(existing).free / 2**30
         text = f"{free:.0f} GiB free at {existing} ({label})"
-        checks.append(Check("disk", free >= min_free_gib, text + ("" if free >= min_free_gib else
-                                                                   f"; needs {min_free_gib:g} GiB")))  # fmt: skip
+        checks.append(
+            Check(
+                "disk", free >= min_free_gib, text + ("" if free >= min_free_gib else f"; needs {min_free_gib:g} GiB")
+            )
+        )
     return checks
 
 
@@ -114,8 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default=os.environ.get("QCOMPAT_CHECKPOINT"))
     parser.add_argument("--base", default=None, help="also check the BF16 base ($QCOMPAT_BASE) this way")
-    parser.add_argument("--gpu", default=recipes()["verified_on"]["compute_capability"],
-                        help="the compute capability required (default: the card's), 'any' or 'none'")  # fmt: skip
+    parser.add_argument(
+        "--gpu",
+        default=recipes()["verified_on"]["compute_capability"],
+        help="the compute capability required (default: the card's), 'any' or 'none'",
+    )
     parser.add_argument("--min-free-gib", type=float, default=60.0)
     args = parser.parse_args(argv)
     gpus = probe().gpus if args.gpu != "none" else []

@@ -39,9 +39,17 @@ SELFTESTS = ["selftests", "--ignore", "selftests/stacks"]
 PYTEST = ["-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--no-header"]
 
 FLIPPED_COMPARISONS = {
-    ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
-    ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is,
-}  # fmt: skip
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+}
 SWAPPED_ARITHMETIC = {
     ast.Add: ast.Sub,
     ast.Sub: ast.Add,
@@ -50,10 +58,24 @@ SWAPPED_ARITHMETIC = {
     ast.Div: ast.Mult,
 }
 SYMBOLS = {
-    ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=", ast.In: "in",
-    ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not", ast.Add: "+", ast.Sub: "-", ast.Mult: "*",
-    ast.FloorDiv: "//", ast.Div: "/", ast.And: "and", ast.Or: "or",
-}  # fmt: skip
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.FloorDiv: "//",
+    ast.Div: "/",
+    ast.And: "and",
+    ast.Or: "or",
+}
 
 
 @dataclass
@@ -121,8 +143,17 @@ class _Points:
 
     def _deletion(self, body: list[ast.stmt], index: int) -> None:
         statement = body[index]
-        skipped = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom, ast.Pass,
-                   ast.Return, ast.Global, ast.Nonlocal)  # fmt: skip
+        skipped = (
+            ast.FunctionDef,
+            ast.AsyncFunctionDef,
+            ast.ClassDef,
+            ast.Import,
+            ast.ImportFrom,
+            ast.Pass,
+            ast.Return,
+            ast.Global,
+            ast.Nonlocal,
+        )
         docstring = isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
         if isinstance(statement, skipped) or docstring:
             return
@@ -212,8 +243,19 @@ def tests_by_line(scratch: Path) -> dict[str, dict[int, set[str]]]:
         raise SystemExit("mutation: coverage is not installed (nox -s mutation installs it)") from None
     rc = scratch / "coveragerc"
     rc.write_text(f"[run]\nsource = {PACKAGE}\ndata_file = {scratch / 'coverage'}\n")
-    command = [sys.executable, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", *SELFTESTS, *PYTEST,
-               "-p", "selftests.support.coverage_contexts"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "coverage",
+        "run",
+        f"--rcfile={rc}",
+        "-m",
+        "pytest",
+        *SELFTESTS,
+        *PYTEST,
+        "-p",
+        "selftests.support.coverage_contexts",
+    ]
     print("mutation: measuring which selftests reach which lines (one unmutated run under coverage)", flush=True)
     result = subprocess.run(
         command, check=False, cwd=REPO, env=_environment(REPO / "src"), capture_output=True, text=True
@@ -327,12 +369,16 @@ def _report(outcomes: list[Outcome], args: argparse.Namespace, equivalents: dict
         mine = [o for o in outcomes if o.mutant.module == module]
         killed, counted, percent = score(mine)
         statuses = Counter(o.status for o in mine)
-        print(f"\n{module}: {percent:.1f}% ({killed} of {counted} non-equivalent mutants killed; "
-              f"{len(mine)} run, {statuses['timeout']} by timeout, {len(mine) - counted} equivalent)")  # fmt: skip
+        print(
+            f"\n{module}: {percent:.1f}% ({killed} of {counted} non-equivalent mutants killed; "
+            f"{len(mine)} run, {statuses['timeout']} by timeout, {len(mine) - counted} equivalent)"
+        )
         for o in mine:
             if o.status == "error":
-                print(f"  ERROR (pytest could not run the selection): {o.mutant.module}:{o.mutant.line} "
-                      f"{o.mutant.key.split('::', 1)[1]}")  # fmt: skip
+                print(
+                    f"  ERROR (pytest could not run the selection): {o.mutant.module}:{o.mutant.line} "
+                    f"{o.mutant.key.split('::', 1)[1]}"
+                )
             if o.status == "survived":
                 mark = "equivalent" if o.equivalent else "SURVIVED"
                 reached = f"{o.tests} tests" if o.tests else "all selftests"
@@ -345,8 +391,16 @@ def _report(outcomes: list[Outcome], args: argparse.Namespace, equivalents: dict
         print(f"  stale equivalent (no such surviving mutant): {key}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        rows = [{"key": o.mutant.key, "line": o.mutant.line, "status": o.status, "tests": o.tests,
-                 "equivalent": o.equivalent} for o in outcomes]  # fmt: skip
+        rows = [
+            {
+                "key": o.mutant.key,
+                "line": o.mutant.line,
+                "status": o.status,
+                "tests": o.tests,
+                "equivalent": o.equivalent,
+            }
+            for o in outcomes
+        ]
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     if failing:
         print(f"\nmutation: below {args.min_score:.0f}%: {', '.join(failing)}")

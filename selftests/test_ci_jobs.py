@@ -51,8 +51,11 @@ def run(repo: Path, command: list[str], **env: str) -> subprocess.CompletedProce
     """The tools venv is the one running these tests (it has qcompat); the fake nvidia-smi comes first on PATH;
     the cleanups the jobs run look only at this test's folder."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("QCOMPAT_", "GITHUB_", "FAKE_"))}
-    base.update(QCOMPAT_CI_VENV=sys.prefix, PATH=f"{repo.parent / 'bin'}:{os.environ['PATH']}",
-                QCOMPAT_CLEANUP_UNDER=str(repo.parent))  # a parallel run's leftovers are that run's to stop  # fmt: skip
+    base.update(
+        QCOMPAT_CI_VENV=sys.prefix,
+        PATH=f"{repo.parent / 'bin'}:{os.environ['PATH']}",
+        QCOMPAT_CLEANUP_UNDER=str(repo.parent),
+    )  # a parallel run's leftovers are that run's to stop
     return subprocess.run(
         command, cwd=repo, env={**base, **env}, capture_output=True, text=True, timeout=300, check=False
     )
@@ -77,8 +80,13 @@ def test_the_gpu_jobs_exit_2_naming_qcompat_checkpoint_when_it_is_unset(repo: Pa
 
 def test_the_nightly_refuses_the_embedded_tiny_and_records_each_session_not_run(repo: Path, tmp_path: Path):
     summary = tmp_path / "summary.md"
-    done = run(repo, ["ci/nightly"], QCOMPAT_CHECKPOINT=str(REPO / "fixtures/tiny/int4"),
-               QCOMPAT_BASE=str(REPO / "fixtures/tiny/bf16"), GITHUB_STEP_SUMMARY=str(summary))  # fmt: skip
+    done = run(
+        repo,
+        ["ci/nightly"],
+        QCOMPAT_CHECKPOINT=str(REPO / "fixtures/tiny/int4"),
+        QCOMPAT_BASE=str(REPO / "fixtures/tiny/bf16"),
+        GITHUB_STEP_SUMMARY=str(summary),
+    )
     assert done.returncode == 2, done.stderr
     for session in ("nightly", "transformers"):
         reason = results_of(repo, session)["not_run"]
@@ -100,16 +108,22 @@ def test_the_release_gate_without_a_gpu_records_why_its_four_sessions_did_not_ru
 
 
 def test_preflight_names_a_gpu_that_is_not_the_cards(repo: Path, published: Path):
-    done = run(repo, [sys.executable, "ci/preflight.py", "--checkpoint", str(published), "--min-free-gib", "0"],
-               FAKE_GPUS=H100)  # fmt: skip
+    done = run(
+        repo, [sys.executable, "ci/preflight.py", "--checkpoint", str(published), "--min-free-gib", "0"], FAKE_GPUS=H100
+    )
     assert done.returncode == 2
-    assert ("FAIL  gpu         NVIDIA H100 80GB HBM3, compute capability 9.0, driver 570.86.15; "
-            "the card's claims need compute capability 12.0") in done.stdout  # fmt: skip
+    assert (
+        "FAIL  gpu         NVIDIA H100 80GB HBM3, compute capability 9.0, driver 570.86.15; "
+        "the card's claims need compute capability 12.0"
+    ) in done.stdout
 
 
 def test_preflight_passes_on_an_idle_sm120_with_the_real_layout(repo: Path, published: Path):
-    done = run(repo, [sys.executable, "ci/preflight.py", "--checkpoint", str(published), "--min-free-gib", "0"],
-               FAKE_GPUS=RTX5090)  # fmt: skip
+    done = run(
+        repo,
+        [sys.executable, "ci/preflight.py", "--checkpoint", str(published), "--min-free-gib", "0"],
+        FAKE_GPUS=RTX5090,
+    )
     assert done.returncode == 0, done.stdout
     assert "ok    gpu         NVIDIA GeForce RTX 5090, compute capability 12.0, driver 580.82.07" in done.stdout
     assert "ok    driver      supports CUDA 13.0" in done.stdout
@@ -117,15 +131,23 @@ def test_preflight_passes_on_an_idle_sm120_with_the_real_layout(repo: Path, publ
 
 
 def test_preflight_names_a_driver_too_old_for_the_cards_cuda(repo: Path, published: Path):
-    done = run(repo, [sys.executable, "ci/preflight.py", "--checkpoint", str(published), "--min-free-gib", "0"],
-               FAKE_GPUS=RTX5090, FAKE_CUDA="12.8")  # fmt: skip
+    done = run(
+        repo,
+        [sys.executable, "ci/preflight.py", "--checkpoint", str(published), "--min-free-gib", "0"],
+        FAKE_GPUS=RTX5090,
+        FAKE_CUDA="12.8",
+    )
     assert done.returncode == 2
     assert "FAIL  driver      supports CUDA 12.8; the card was verified on CUDA 13: update the driver" in done.stdout
 
 
 def test_preflight_names_the_process_that_holds_the_gpu(repo: Path, published: Path):
-    done = run(repo, [sys.executable, "ci/preflight.py", "--checkpoint", str(published), "--min-free-gib", "0"],
-               FAKE_GPUS=RTX5090, FAKE_APPS="4242, python3, 20480")  # fmt: skip
+    done = run(
+        repo,
+        [sys.executable, "ci/preflight.py", "--checkpoint", str(published), "--min-free-gib", "0"],
+        FAKE_GPUS=RTX5090,
+        FAKE_APPS="4242, python3, 20480",
+    )
     assert done.returncode == 2
     assert (
         "FAIL  idle        the GPU is in use by pid 4242 (python3, 20480 MiB): run ci/gpu-cleanup, or wait"
@@ -134,8 +156,11 @@ def test_preflight_names_the_process_that_holds_the_gpu(repo: Path, published: P
 
 
 def test_preflight_asks_for_more_disk_than_there_is(repo: Path, published: Path):
-    done = run(repo, [sys.executable, "ci/preflight.py", "--checkpoint", str(published), "--min-free-gib", "1e9"],
-               FAKE_GPUS=RTX5090)  # fmt: skip
+    done = run(
+        repo,
+        [sys.executable, "ci/preflight.py", "--checkpoint", str(published), "--min-free-gib", "1e9"],
+        FAKE_GPUS=RTX5090,
+    )
     assert done.returncode == 2
     assert "GiB free at" in done.stdout and "; needs 1e+09 GiB" in done.stdout
 
@@ -144,12 +169,21 @@ def test_gpu_cleanup_stops_the_server_group_a_killed_job_left_and_nothing_else(r
     harness = subprocess.Popen(["sleep", "300"])  # stands for a pytest that was killed with its servers running
     harness.kill()
     harness.wait()
-    server = subprocess.Popen(["sh", "-c", "sleep 300 & sleep 300"], start_new_session=True,
-                              env={**os.environ, MARK: f"{harness.pid} {tmp_path / 'vllm.log'}"})  # fmt: skip
-    living = subprocess.Popen(["sleep", "300"], start_new_session=True,  # a server whose harness still runs
-                              env={**os.environ, MARK: f"{os.getpid()} {tmp_path / 'other.log'}"})  # fmt: skip
-    elsewhere = subprocess.Popen(["sleep", "300"], start_new_session=True,  # left behind, but not under the folder
-                                 env={**os.environ, MARK: f"{harness.pid} {tmp_path.parent / 'elsewhere.log'}"})  # fmt: skip
+    server = subprocess.Popen(
+        ["sh", "-c", "sleep 300 & sleep 300"],
+        start_new_session=True,
+        env={**os.environ, MARK: f"{harness.pid} {tmp_path / 'vllm.log'}"},
+    )
+    living = subprocess.Popen(
+        ["sleep", "300"],
+        start_new_session=True,  # a server whose harness still runs
+        env={**os.environ, MARK: f"{os.getpid()} {tmp_path / 'other.log'}"},
+    )
+    elsewhere = subprocess.Popen(
+        ["sleep", "300"],
+        start_new_session=True,  # left behind, but not under the folder
+        env={**os.environ, MARK: f"{harness.pid} {tmp_path.parent / 'elsewhere.log'}"},
+    )
     bystander = subprocess.Popen(["sleep", "300"], start_new_session=True)
     try:
         deadline = time.monotonic() + 5
@@ -177,8 +211,9 @@ def test_gpu_cleanup_names_a_foreign_process_on_the_gpu_and_fails(repo: Path):
 
 
 @pytest.mark.parametrize("outcome, code", [("passed", 0), ("new-failure", 1)])
-def test_report_and_gate_writes_the_summary_and_page_and_returns_the_gates_code(repo: Path, tmp_path: Path, outcome,
-                                                                                code):  # fmt: skip
+def test_report_and_gate_writes_the_summary_and_page_and_returns_the_gates_code(
+    repo: Path, tmp_path: Path, outcome, code
+):
     write(repo / "results", "stable", [{"check": SERVE, "outcome": outcome, "signature": "ValueError: boom"}])
     summary = tmp_path / "summary.md"
     done = run(repo, ["ci/report-and-gate", "--require", "stable"], GITHUB_STEP_SUMMARY=str(summary))
@@ -229,11 +264,16 @@ def test_history_carries_the_last_nights_forward_oldest_first(tmp_path: Path):
     assert [p.name for p in history.carry(baseline, tmp_path / "again", keep=1)] == ["2026-11-28T0000Z"]
 
 
-@pytest.mark.parametrize("env, message", [
-    ({"QCOMPAT_CHECKPOINT": "org/ckpt@" + "a" * 40, "RELEASE_TAG": "v1"}, "publish: HF_TOKEN not set"),
-    ({"QCOMPAT_CHECKPOINT": "org/ckpt@main", "RELEASE_TAG": "v1", "HF_TOKEN": "x"},
-     "publish: org/ckpt@main: name the gated revision as a full 40-hex commit (ORG/NAME@COMMIT)"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"QCOMPAT_CHECKPOINT": "org/ckpt@" + "a" * 40, "RELEASE_TAG": "v1"}, "publish: HF_TOKEN not set"),
+        (
+            {"QCOMPAT_CHECKPOINT": "org/ckpt@main", "RELEASE_TAG": "v1", "HF_TOKEN": "x"},
+            "publish: org/ckpt@main: name the gated revision as a full 40-hex commit (ORG/NAME@COMMIT)",
+        ),
+    ],
+)
 def test_publish_refuses_without_a_token_or_a_pinned_commit(repo: Path, env, message):
     done = run(repo, [sys.executable, "ci/publish.py"], **env)
     assert (done.returncode, done.stderr.strip()) == (2, message)
@@ -243,8 +283,9 @@ def test_the_ci_scripts_pass_shellcheck():
     if not shutil.which("shellcheck"):
         pytest.skip("not run: no shellcheck here (Debian's shellcheck package: apt-get install shellcheck)")
     scripts = [p for p in (REPO / "ci").rglob("*") if p.is_file() and (p.suffix == ".sh" or _is_bash(p))]
-    checked = subprocess.run(["shellcheck", "-x", *map(str, scripts)], cwd=REPO, capture_output=True, text=True,
-                             check=False)  # fmt: skip
+    checked = subprocess.run(
+        ["shellcheck", "-x", *map(str, scripts)], cwd=REPO, capture_output=True, text=True, check=False
+    )
     assert checked.returncode == 0, checked.stdout
 
 

@@ -134,7 +134,10 @@ def test_vllm_0_34_without_nvcc_falls_back_from_flashinfer_and_serves(capsys):
     assert main(["expect", *CUDA_034, "--transformers", "5.22.2", "--no-nvcc"]) == 0
     out = capsys.readouterr().out
     assert "expected behaviour: flashinfer-sampler-kernels-disabled" in out
-    assert "the server logs /FlashInfer top-p/top-k sampling unavailable: FlashInfer kernels are disabled; falling back/" in out
+    assert (
+        "the server logs /FlashInfer top-p/top-k sampling unavailable: FlashInfer kernels are disabled; falling back/"
+        in out
+    )
     assert "known failure" not in out
     # transformers 5.22.2's own requirements are not in the record: said, not guessed
     assert "requirements not checked: transformers 5.22.2" in out
@@ -149,7 +152,9 @@ def test_vllm_0_34_with_nvcc_and_ninja_compiles_the_sampler_and_meets_the_jit_fa
 def test_vllm_0_34_forced_without_nvcc_is_refused_at_startup(capsys):
     forced = ["--env", "VLLM_USE_FLASHINFER_SAMPLER=1", "--no-nvcc"]
     assert expected(capsys, *CUDA_034, "--transformers", "5.22.2", *forced) == (
-        1, {"flashinfer-sampler-forced-kernels-disabled"})  # fmt: skip
+        1,
+        {"flashinfer-sampler-forced-kernels-disabled"},
+    )
     assert main(["expect", *CUDA_034, "--transformers", "5.22.2", *forced]) == 1
     assert "workaround: env VLLM_USE_FLASHINFER_SAMPLER=0" in capsys.readouterr().out
 

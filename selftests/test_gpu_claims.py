@@ -73,8 +73,9 @@ def test_from_0_31_with_cuda_below_12_9_vllm_falls_back_by_itself_and_refuses_th
     unset = expect(stack, "unset")
     assert unset.issues == [] and unset.log.search(FALLBACK_LINE)
     assert ids(stack, "1") == ["flashinfer-sampler-forced-sm120"]
-    verdict = judge(expect(stack, "1").issues, passed=False, phase="startup",
-                    text=evidence("flashinfer-sampler-forced-sm120"))  # fmt: skip
+    verdict = judge(
+        expect(stack, "1").issues, passed=False, phase="startup", text=evidence("flashinfer-sampler-forced-sm120")
+    )
     assert verdict.label == "known-failure(flashinfer-sampler-forced-sm120)"
 
 

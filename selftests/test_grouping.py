@@ -10,10 +10,17 @@ LAYERS = "model.language_model.layers"
 
 def test_one_rule_on_many_tensors_is_one_line_with_a_count_and_a_compact_list():
     findings = [
-        error("tensors.dtype", "kept tensor has the wrong dtype", file="model.safetensors",
-              tensor=f"{LAYERS}.{i}.{name}", expected="BF16", found="F32")
-        for i in range(6) for name in ("input_layernorm.weight", "self_attn.q_proj.weight")
-    ]  # fmt: skip
+        error(
+            "tensors.dtype",
+            "kept tensor has the wrong dtype",
+            file="model.safetensors",
+            tensor=f"{LAYERS}.{i}.{name}",
+            expected="BF16",
+            found="F32",
+        )
+        for i in range(6)
+        for name in ("input_layernorm.weight", "self_attn.q_proj.weight")
+    ]
     (only,) = group(findings)
     assert only.line() == (
         "[tensors.dtype] model.safetensors: kept tensor has the wrong dtype: 12 times "
@@ -28,16 +35,26 @@ def test_a_single_finding_reads_as_it_always_did():
 
 def test_differing_expectations_show_the_first_and_how_many_differ():
     findings = [
-        error("gptq.packing_shape", "GPTQ qweight is not packed as W4 g128 of its linear",
-              tensor=f"{LAYERS}.0.mlp.{m}.qweight", expected=e, found=f)
+        error(
+            "gptq.packing_shape",
+            "GPTQ qweight is not packed as W4 g128 of its linear",
+            tensor=f"{LAYERS}.0.mlp.{m}.qweight",
+            expected=e,
+            found=f,
+        )
         for m, e, f in (("gate_proj", "[32, 384]", "[64, 384]"), ("down_proj", "[48, 256]", "[96, 256]"))
-    ]  # fmt: skip
+    ]
     assert group(findings)[0].line().endswith("(first: expected [32, 384], found [64, 384]; 2 different)")
 
 
 def test_names_outside_the_layers_follow_them_and_long_lists_are_capped():
-    names = [f"{LAYERS}.1.mlp.up_proj", "model.embed_vision.weight", "model.vision_embedder.pos_embedding",
-             "model.language_model.norm.weight", "lm_head.weight"]  # fmt: skip
+    names = [
+        f"{LAYERS}.1.mlp.up_proj",
+        "model.embed_vision.weight",
+        "model.vision_embedder.pos_embedding",
+        "model.language_model.norm.weight",
+        "lm_head.weight",
+    ]
     assert compact(names) == (
         "layers 1: mlp.up_proj; model.embed_vision.weight; model.vision_embedder.pos_embedding; +2 more"
     )
@@ -64,8 +81,10 @@ def test_causes_come_first_then_other_errors_then_warnings():
 
 
 def test_a_group_lists_its_tensors_in_json_and_says_nothing_of_expectations_it_lacks():
-    findings = [error("index.consistent", "stored tensor missing from the index", tensor=f"{LAYERS}.{i}.mlp.up_proj")
-                for i in range(3)]  # fmt: skip
+    findings = [
+        error("index.consistent", "stored tensor missing from the index", tensor=f"{LAYERS}.{i}.mlp.up_proj")
+        for i in range(3)
+    ]
     (only,) = group(findings)
     assert only.to_dict()["tensors"] == "layers 0-2: mlp.up_proj"
     assert only.line() == "[index.consistent] stored tensor missing from the index: 3 times (layers 0-2: mlp.up_proj)"
@@ -80,6 +99,8 @@ def test_exactly_as_many_names_as_shown_need_no_more():
 
 
 def test_a_detail_with_only_what_was_found_is_still_shown():
-    findings = [error("tensors.unexpected", "tensor the profile does not expect", tensor=f"{LAYERS}.{i}.extra",
-                      found="F32 [4]") for i in range(2)]  # fmt: skip
+    findings = [
+        error("tensors.unexpected", "tensor the profile does not expect", tensor=f"{LAYERS}.{i}.extra", found="F32 [4]")
+        for i in range(2)
+    ]
     assert group(findings)[0].line().endswith("(expected , found F32 [4])")

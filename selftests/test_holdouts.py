@@ -34,7 +34,12 @@ EXPECTED = {
 # something to the scheme finding. Sizes speak where the bytes really differ (W8, F32, attention packed).
 ERRORS = {
     "ar-native-format": ["quant.settings"],
-    "ar-no-layer-config": ["attention.not_quantized", "quant.modules_in_block", "size.total_bytes", "size.element_count"],
+    "ar-no-layer-config": [
+        "attention.not_quantized",
+        "quant.modules_in_block",
+        "size.total_bytes",
+        "size.element_count",
+    ],
     "ar-asym": ["quant.settings"],
     "ar-w8a16": ["quant.settings", "size.total_bytes", "size.element_count"],
     "ar-w2a16": ["quant.settings"],

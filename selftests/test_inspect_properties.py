@@ -26,11 +26,20 @@ QUANT_CONFIGS = st.fixed_dictionaries(
         "group_size": st.one_of(st.sampled_from([-1, 32, 64, 128, 256]), ODD),
         "sym": ODD,
         "desc_act": ODD,
-        "dynamic": st.one_of(ODD, st.dictionaries(PATTERNS, st.one_of(st.just({}), st.dictionaries(st.text(max_size=4), ODD, max_size=2)), max_size=3)),
-        "extra_config": st.one_of(ODD, st.dictionaries(PATTERNS, st.one_of(ODD, st.fixed_dictionaries({"bits": ODD})), max_size=3)),
-        "modules_in_block_to_quantize": st.one_of(ODD, st.lists(st.lists(st.text(max_size=12), max_size=3), max_size=2)),
+        "dynamic": st.one_of(
+            ODD,
+            st.dictionaries(
+                PATTERNS, st.one_of(st.just({}), st.dictionaries(st.text(max_size=4), ODD, max_size=2)), max_size=3
+            ),
+        ),
+        "extra_config": st.one_of(
+            ODD, st.dictionaries(PATTERNS, st.one_of(ODD, st.fixed_dictionaries({"bits": ODD})), max_size=3)
+        ),
+        "modules_in_block_to_quantize": st.one_of(
+            ODD, st.lists(st.lists(st.text(max_size=12), max_size=3), max_size=2)
+        ),
     },
-)  # fmt: skip
+)
 SHAPES = st.lists(st.integers(0, 400), min_size=0, max_size=2) | st.lists(st.integers(0, 12), min_size=3, max_size=3)
 
 

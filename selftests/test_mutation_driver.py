@@ -96,9 +96,27 @@ def test_coverage_records_each_line_under_the_node_id_of_the_test_that_ran_it(tm
     rc = tmp_path / "rc"
     rc.write_text(f"[run]\nsource = {tmp_path}\ndata_file = {tmp_path / 'cov'}\n")
     env = {"PYTHONPATH": f"{tmp_path}:{REPO}", "PATH": "/usr/bin:/bin"}
-    subprocess.run([sys.executable, "-m", "coverage", "run", f"--rcfile={rc}", "-m", "pytest", "-q", "-p",
-                    "selftests.support.coverage_contexts", "-p", "no:cacheprovider", str(tmp_path / "test_code.py")],
-                   cwd=tmp_path, env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "coverage",
+            "run",
+            f"--rcfile={rc}",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "selftests.support.coverage_contexts",
+            "-p",
+            "no:cacheprovider",
+            str(tmp_path / "test_code.py"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     from coverage import CoverageData
 
     data = CoverageData(str(tmp_path / "cov"))
@@ -110,7 +128,14 @@ def test_coverage_records_each_line_under_the_node_id_of_the_test_that_ran_it(tm
 def test_only_a_failing_test_kills_a_mutant():
     from selftests.mutation import Outcome
 
-    assert [status_of(code) for code in (0, 1, 2, 3, 4, 5)] == ["survived", "killed", "killed", "killed", "error", "error"]
+    assert [status_of(code) for code in (0, 1, 2, 3, 4, 5)] == [
+        "survived",
+        "killed",
+        "killed",
+        "killed",
+        "error",
+        "error",
+    ]
     mutant = Mutant("m.py", 0, 1, 1, "f", "c")
     assert score([Outcome(mutant, "killed", 1), Outcome(mutant, "error", 1)]) == (1, 2, 50.0)
 
@@ -119,8 +144,12 @@ def test_equivalent_mutants_leave_the_score():
     from selftests.mutation import Outcome
 
     mutant = Mutant("m.py", 0, 1, 1, "f", "c")
-    outcomes = [Outcome(mutant, "killed", 1), Outcome(mutant, "timeout", 1), Outcome(mutant, "survived", 1),
-                Outcome(mutant, "survived", 1, equivalent="formatting only")]  # fmt: skip
+    outcomes = [
+        Outcome(mutant, "killed", 1),
+        Outcome(mutant, "timeout", 1),
+        Outcome(mutant, "survived", 1),
+        Outcome(mutant, "survived", 1, equivalent="formatting only"),
+    ]
     assert score(outcomes) == (2, 3, 200 / 3)
 
 

@@ -401,9 +401,11 @@ def test_every_error_rule_fires_on_some_planted_defect():
 
 @pytest.mark.parametrize(
     ("plant", "found"),
-    [(lm_head_untied, "tie_word_embeddings True, lm_head.weight present"),
-     (untied_in_config, "tie_word_embeddings False, lm_head.weight absent")],
-)  # fmt: skip
+    [
+        (lm_head_untied, "tie_word_embeddings True, lm_head.weight present"),
+        (untied_in_config, "tie_word_embeddings False, lm_head.weight absent"),
+    ],
+)
 def test_untied_embeddings_say_which_of_config_and_tensor_is_wrong(plant, found: str, tiny_copy: Path):
     plant(tiny_copy)
     (finding,) = [f for f in inspect_checkpoint(tiny_copy).findings if f.rule == "config.tied_embeddings"]

@@ -85,8 +85,10 @@ def test_a_pin_following_claim_reads_the_version_each_release_pins(record):
 
 
 def test_the_entry_for_0_34_reads_its_metadata_and_the_index(record):
-    findings = {(f["package"], f["version"], f["role"]): f["found"]
-                for f in record["entries"]["vllm-flashinfer-pin-unpublished"]["findings"]}  # fmt: skip
+    findings = {
+        (f["package"], f["version"], f["role"]): f["found"]
+        for f in record["entries"]["vllm-flashinfer-pin-unpublished"]["findings"]
+    }
     assert findings == {
         ("vllm", "0.34.0", "inside"): "present",  # Requires-Dist: flashinfer-python==0.7.3
         ("vllm", "0.33.0", "outside"): "absent",
@@ -109,45 +111,70 @@ class Index:
         return f"{project}-{version}.whl", None if text is None else text.encode()
 
 
-PINNING = {"id": "x", "affected": {"vllm": ">=2"}, "provenance": [
-    {"package": "flashinfer-python", "pinned_by": {"vllm": ">=2"}, "file": "f.py", "text": "SM 120", "inside": "present"}]}  # fmt: skip
+PINNING = {
+    "id": "x",
+    "affected": {"vllm": ">=2"},
+    "provenance": [
+        {
+            "package": "flashinfer-python",
+            "pinned_by": {"vllm": ">=2"},
+            "file": "f.py",
+            "text": "SM 120",
+            "inside": "present",
+        }
+    ],
+}
 META = "vllm-*.dist-info/METADATA"
 
 
 def test_a_new_release_s_new_pin_is_read_the_day_it_is_out():
-    index = Index({"vllm": ["1.0", "2.0", "3.0"], "flashinfer-python": ["0.1", "0.2"]}, {
-        ("vllm", "2.0", META): "Requires-Dist: flashinfer-python==0.1\n", ("flashinfer-python", "0.1", "f.py"): "SM 120",
-        ("vllm", "3.0", META): "Requires-Dist: flashinfer-python==0.2\n", ("flashinfer-python", "0.2", "f.py"): "SM 12x",
-    })  # fmt: skip
+    index = Index(
+        {"vllm": ["1.0", "2.0", "3.0"], "flashinfer-python": ["0.1", "0.2"]},
+        {
+            ("vllm", "2.0", META): "Requires-Dist: flashinfer-python==0.1\n",
+            ("flashinfer-python", "0.1", "f.py"): "SM 120",
+            ("vllm", "3.0", META): "Requires-Dist: flashinfer-python==0.2\n",
+            ("flashinfer-python", "0.2", "f.py"): "SM 12x",
+        },
+    )
     (report,) = provenance.check_registry({"issues": [PINNING]}, index)
     assert [(str(f.check.version), str(f.version), f.found) for f in report.findings] == [
         ("2.0", "0.1", "present"),
         ("3.0", "0.2", "absent"),
     ]
     assert report.failures() == [
-        "x claim #1 (flashinfer-python, the version vllm pins: 'SM 120' in f.py): expected present in "
-        "flashinfer-python 0.2, as vllm 3.0 pins it, found absent [flashinfer-python-0.2.whl]"
+        (
+            "x claim #1 (flashinfer-python, the version vllm pins: 'SM 120' in f.py): expected present in "
+            "flashinfer-python 0.2, as vllm 3.0 pins it, found absent [flashinfer-python-0.2.whl]"
+        )
     ]
 
 
 def test_a_pin_the_index_cannot_serve_is_a_finding_never_a_pass():
-    index = Index({"vllm": ["1.0", "2.0"], "flashinfer-python": ["0.1"]},
-                  {("vllm", "2.0", META): "Requires-Dist: flashinfer-python==0.3\n"})  # fmt: skip
+    index = Index(
+        {"vllm": ["1.0", "2.0"], "flashinfer-python": ["0.1"]},
+        {("vllm", "2.0", META): "Requires-Dist: flashinfer-python==0.3\n"},
+    )
     (report,) = provenance.check_registry({"issues": [PINNING]}, index)
     (line,) = report.failures()
     assert line.endswith("found unresolvable: vllm 2.0 pins flashinfer-python==0.3, which the index does not have")
 
 
 def test_a_release_that_pins_nothing_exactly_is_a_finding():
-    index = Index({"vllm": ["1.0", "2.0"], "flashinfer-python": ["0.1"]},
-                  {("vllm", "2.0", META): "Requires-Dist: flashinfer-python>=0.1\n"})  # fmt: skip
+    index = Index(
+        {"vllm": ["1.0", "2.0"], "flashinfer-python": ["0.1"]},
+        {("vllm", "2.0", META): "Requires-Dist: flashinfer-python>=0.1\n"},
+    )
     (report,) = provenance.check_registry({"issues": [PINNING]}, index)
     assert report.failures()[0].endswith("found vllm 2.0 does not pin flashinfer-python exactly")
 
 
 def test_a_release_claim_holds_the_index_s_list_of_releases():
-    claim = {"id": "y", "affected": {"vllm": "==2.0"},
-             "provenance": [{"package": "flashinfer-python", "release": "0.3", "inside": "absent"}]}  # fmt: skip
+    claim = {
+        "id": "y",
+        "affected": {"vllm": "==2.0"},
+        "provenance": [{"package": "flashinfer-python", "release": "0.3", "inside": "absent"}],
+    }
     missing = Index({"vllm": ["1.0", "2.0"], "flashinfer-python": ["0.1"]}, {})
     published = Index({"vllm": ["1.0", "2.0"], "flashinfer-python": ["0.1", "0.3"]}, {})
     assert provenance.check_registry({"issues": [claim]}, missing)[0].failures() == []

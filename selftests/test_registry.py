@@ -23,8 +23,11 @@ CPU_STABLE = Stack(packages={"vllm": "0.32.0", "transformers": "5.19.0"}, cpu=AV
 BLACKWELL = [Gpu("NVIDIA GeForce RTX 5090", "12.0", "580.82")]
 SM120_030 = Stack(packages={"vllm": "0.30.2", "transformers": "5.14.1"}, cuda_toolkit="13.0", gpus=BLACKWELL)
 SM120_NIGHTLY = Stack(packages={"vllm": "0.33.1.dev123+gabc1234"}, cuda_toolkit="13.0", gpus=BLACKWELL)
-GPU_LEGACY = Stack(packages={"vllm": "0.22.0", "transformers": "5.12.0"}, cuda_toolkit="12.8",
-                   gpus=[Gpu("NVIDIA H100 80GB HBM3", "9.0", "570.1")])  # fmt: skip
+GPU_LEGACY = Stack(
+    packages={"vllm": "0.22.0", "transformers": "5.12.0"},
+    cuda_toolkit="12.8",
+    gpus=[Gpu("NVIDIA H100 80GB HBM3", "9.0", "570.1")],
+)
 AVX2_LEGACY = Stack(packages={"vllm": "0.22.0", "transformers": "5.12.0"}, cpu=AVX2)
 AVX2_STABLE = Stack(packages={"vllm": "0.32.0", "transformers": "5.19.0"}, cpu=AVX2)
 UNPROBED_CPU_STABLE = Stack(packages={"vllm": "0.32.0", "transformers": "5.19.0"})
@@ -229,8 +232,10 @@ def test_registry_naming_a_cpu_flag_the_probe_does_not_record_is_refused(tmp_pat
     from qcompat.registry import load_registry
 
     bad = tmp_path / "issues.yaml"
-    bad.write_text("issues:\n  - {id: x, title: t, component: vllm, affected: {vllm: '<1'}, phase: startup, "
-                   "signature: x, hardware: {device: cpu, cpu_lacks: [avx512]}}\n")  # fmt: skip
+    bad.write_text(
+        "issues:\n  - {id: x, title: t, component: vllm, affected: {vllm: '<1'}, phase: startup, "
+        "signature: x, hardware: {device: cpu, cpu_lacks: [avx512]}}\n"
+    )
     with pytest.raises(QcompatError, match=r"issue x: hardware.cpu_lacks names \['avx512'\]"):
         load_registry(bad)
 

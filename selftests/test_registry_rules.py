@@ -22,8 +22,14 @@ from qcompat.registry import (
 )
 from qcompat.stack import Cpu, Gpu, Stack
 
-ENTRY = {"id": "x", "title": "t", "component": "vllm", "affected": {"vllm": ">=0.27,<0.28"}, "phase": "startup",
-         "signature": "Boom: \\d+"}  # fmt: skip
+ENTRY = {
+    "id": "x",
+    "title": "t",
+    "component": "vllm",
+    "affected": {"vllm": ">=0.27,<0.28"},
+    "phase": "startup",
+    "signature": "Boom: \\d+",
+}
 H100 = [Gpu("NVIDIA H100", "9.0", "570.1")]
 RTX5090 = [Gpu("NVIDIA GeForce RTX 5090", "12.0", "580.82")]
 AVX512 = Cpu("AuthenticAMD", "AMD EPYC", "x86_64", ("avx2", "avx512f"))
@@ -46,9 +52,16 @@ def stack(vllm: str = "0.27.1", **fields) -> Stack:
 
 @pytest.mark.parametrize(
     ("version", "applies"),
-    [("0.26.9", False), ("0.27.0", True), ("0.27.5", True), ("0.28.0rc1", False), ("0.28.0", False),
-     ("0.27.0rc1", False), ("0.27.1.dev5+gabc", True)],
-)  # fmt: skip
+    [
+        ("0.26.9", False),
+        ("0.27.0", True),
+        ("0.27.5", True),
+        ("0.28.0rc1", False),
+        ("0.28.0", False),
+        ("0.27.0rc1", False),
+        ("0.27.1.dev5+gabc", True),
+    ],
+)
 def test_version_ranges_hold_at_both_bounds_and_a_prerelease_of_the_fix_counts_as_fixed(
     tmp_path: Path, version: str, applies: bool
 ):
@@ -315,5 +328,7 @@ def test_the_flashinfer_kernels_condition_follows_cubin_nvcc_and_ninja_and_unkno
 
 
 def test_a_flashinfer_kernels_value_the_probe_cannot_have_is_refused(tmp_path: Path):
-    with pytest.raises(QcompatError, match=r"issue x: hardware.flashinfer_kernels is 'off'; one of available, disabled"):
+    with pytest.raises(
+        QcompatError, match=r"issue x: hardware.flashinfer_kernels is 'off'; one of available, disabled"
+    ):
         entry(tmp_path, hardware={"flashinfer_kernels": "off"})

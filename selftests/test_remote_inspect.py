@@ -50,8 +50,12 @@ def inspect(hub: FakeHub, home: Path, *args: str) -> subprocess.CompletedProcess
     env = hub_env(hub, home)
     return subprocess.run(
         [sys.executable, "-m", "qcompat.cli", "inspect", *args, "--remote"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_remote_inspect_of_the_tiny_conforms_reading_only_its_header(hub, repos, tmp_path):
@@ -64,8 +68,12 @@ def test_remote_inspect_of_the_tiny_conforms_reading_only_its_header(hub, repos,
 
 
 def test_remote_inspect_of_a_sharded_copy_judges_as_a_local_one(hub, repos, tmp_path):
-    local = subprocess.run([sys.executable, "-m", "qcompat.cli", "inspect", str(repos["org/tiny-sharded"]), "--json"],
-                           capture_output=True, text=True, check=False)  # fmt: skip
+    local = subprocess.run(
+        [sys.executable, "-m", "qcompat.cli", "inspect", str(repos["org/tiny-sharded"]), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     result = inspect(hub, tmp_path, "org/tiny-sharded", "--json")
     assert result.returncode == local.returncode == 0, result.stderr
     assert json.loads(result.stdout)["findings"] == json.loads(local.stdout)["findings"]
@@ -123,10 +131,30 @@ def test_numerics_are_refused_remotely_since_they_read_the_weights(hub, tmp_path
 def _suite(hub: FakeHub, home: Path, results: Path, spec: str) -> subprocess.CompletedProcess:
     env = hub_env(hub, home)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "tests", "-m", "static", "-q", "-p", "no:cacheprovider",
-         "--checkpoint", spec, "--results", str(results), "--session-name", "static"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests",
+            "-m",
+            "static",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--checkpoint",
+            spec,
+            "--results",
+            str(results),
+            "--session-name",
+            "static",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_the_static_suite_fetches_a_hub_checkpoint_and_records_its_commit(hub, tmp_path):
@@ -154,8 +182,14 @@ def test_the_static_suite_on_a_missing_revision_fails_naming_it(hub, tmp_path):
 
 def test_fetch_downloads_a_hub_checkpoint_and_prints_its_snapshot_and_commit(hub, tmp_path):
     env = hub_env(hub, tmp_path)
-    run = subprocess.run([sys.executable, "-m", "qcompat.cli", "fetch", "org/tiny-sharded"], env=env,
-                         capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "qcompat.cli", "fetch", "org/tiny-sharded"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     commit = hub.repos["org/tiny-sharded"][0]
     snapshot = Path(run.stdout.split()[0])

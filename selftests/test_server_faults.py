@@ -139,9 +139,11 @@ def test_pytest_killed_mid_run_leaves_no_server_or_child_behind(marker, tmp_path
         KILLED_MID_RUN.format(fault=str(FAULT_SERVER), marker=marker, log=str(tmp_path / "s.log"), ready=str(ready))
     )
     pytest_run = subprocess.Popen(
-        [sys.executable, "-m", "pytest", str(test), "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [sys.executable, "-m", "pytest", str(test), "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 60
     while not (ready.exists() and len(processes_with(marker)) == 2) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -17,10 +17,26 @@ ROOT = Path(__file__).resolve().parents[1]
 def collected(tmp_path: Path, marker: str) -> list[dict]:
     out = tmp_path / "order.json"
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests", "--collect-only", "-q", "-m", marker,
-         "-p", "selftests.support.collected_order", "-p", "no:cacheprovider"],
-        cwd=ROOT, env={**os.environ, "QCOMPAT_COLLECTED": str(out)}, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests",
+            "--collect-only",
+            "-q",
+            "-m",
+            marker,
+            "-p",
+            "selftests.support.collected_order",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "QCOMPAT_COLLECTED": str(out)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     return json.loads(out.read_text())
 

@@ -17,16 +17,29 @@ IDENTITY = GOLDEN["checkpoint"]["identity"]
 
 
 def greedy(run: str, results: list[dict] | None = None, identity: str = IDENTITY) -> dict:
-    return {"run": run, "identity": identity, "stack": {"x": "1"}, "max_new_tokens": 16, "top_k": 5,
-            "results": copy.deepcopy(results or GOLDEN["results"])}  # fmt: skip
+    return {
+        "run": run,
+        "identity": identity,
+        "stack": {"x": "1"},
+        "max_new_tokens": 16,
+        "top_k": 5,
+        "results": copy.deepcopy(results or GOLDEN["results"]),
+    }
 
 
 def write(directory: Path, session: str, *runs: dict) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    data = {"format": 1, "session": session, "checkpoint": {"path": "tiny/int4", "identity": IDENTITY},
-            "probe": {"packages": {}, "gpus": []}, "started": 0, "seconds": 1,
-            "checks": [{"check": "tests/vllm/test_serve.py::test_x", "outcome": "passed"}], "notes": [],
-            "greedy": list(runs)}  # fmt: skip
+    data = {
+        "format": 1,
+        "session": session,
+        "checkpoint": {"path": "tiny/int4", "identity": IDENTITY},
+        "probe": {"packages": {}, "gpus": []},
+        "started": 0,
+        "seconds": 1,
+        "checks": [{"check": "tests/vllm/test_serve.py::test_x", "outcome": "passed"}],
+        "notes": [],
+        "greedy": list(runs),
+    }
     (directory / f"{session}.json").write_text(json.dumps(data))
     return directory
 

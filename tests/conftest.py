@@ -34,8 +34,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--results", default=None, metavar="FILE", help="write this session's results as JSON")
     group.addoption("--session-name", default="adhoc", help="the session name written into the results")
-    group.addoption("--installed", default=None, metavar="FILE",
-                    help="a floating session's install record: the newest releases next to those installed")  # fmt: skip
+    group.addoption(
+        "--installed",
+        default=None,
+        metavar="FILE",
+        help="a floating session's install record: the newest releases next to those installed",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

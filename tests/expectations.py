@@ -12,8 +12,12 @@ CHECKS: dict[str, list[str]] = {
         "vllm-modules-in-block-missing",
     ],
     # the card's serve command on a GPU, per VLLM_USE_FLASHINFER_SAMPLER setting
-    "gpu.flashinfer_sampler": ["flashinfer-sampler-sm120", "flashinfer-sampler-forced-sm120",
-                               "flashinfer-sampler-forced-kernels-disabled", "flashinfer-sampler-jit-sm120"],
+    "gpu.flashinfer_sampler": [
+        "flashinfer-sampler-sm120",
+        "flashinfer-sampler-forced-sm120",
+        "flashinfer-sampler-forced-kernels-disabled",
+        "flashinfer-sampler-jit-sm120",
+    ],
     # a floating session's newest releases install (qcompat.upstream.judge consults every install-phase entry)
     "upstream.install": ["vllm-flashinfer-pin-unpublished"],
 }

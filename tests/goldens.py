@@ -26,21 +26,46 @@ def stack_versions(*distributions: str) -> dict[str, str]:
     return found
 
 
-def record_greedy(config: pytest.Config, results: list[Greedy], *, run: str, identity: str, stack: dict[str, str],
-                  max_new_tokens: int, top_k: int) -> None:  # fmt: skip
+def record_greedy(
+    config: pytest.Config,
+    results: list[Greedy],
+    *,
+    run: str,
+    identity: str,
+    stack: dict[str, str],
+    max_new_tokens: int,
+    top_k: int,
+) -> None:
     """Put one engine run's greedy results into the session's results file, for parity across sessions."""
     config.pluginmanager.get_plugin("qcompat-results").greedy.append(
-        {"run": run, "identity": identity, "stack": stack, "max_new_tokens": max_new_tokens, "top_k": top_k,
-         "results": [asdict(result) for result in results]}
-    )  # fmt: skip
+        {
+            "run": run,
+            "identity": identity,
+            "stack": stack,
+            "max_new_tokens": max_new_tokens,
+            "top_k": top_k,
+            "results": [asdict(result) for result in results],
+        }
+    )
 
 
-def check_against_golden(config: pytest.Config, results: list[Greedy], *, engine: str, golden_engine: str, identity: str,
-                         stack: dict[str, str], max_new_tokens: int, top_k: int, notes: list[str]) -> None:  # fmt: skip
+def check_against_golden(
+    config: pytest.Config,
+    results: list[Greedy],
+    *,
+    engine: str,
+    golden_engine: str,
+    identity: str,
+    stack: dict[str, str],
+    max_new_tokens: int,
+    top_k: int,
+    notes: list[str],
+) -> None:
     """Record `results` as the `engine` golden when asked; otherwise they must match the `golden_engine` golden.
     Either way they go into the session's results, where the report compares them with other sessions' runs."""
-    record_greedy(config, results, run=engine, identity=identity, stack=stack, max_new_tokens=max_new_tokens,
-                  top_k=top_k)  # fmt: skip
+    record_greedy(
+        config, results, run=engine, identity=identity, stack=stack, max_new_tokens=max_new_tokens, top_k=top_k
+    )
     record = config.getoption("--record-golden")
     if record:
         golden = Golden(engine, stack, {"identity": identity}, max_new_tokens, top_k, results)
@@ -52,6 +77,8 @@ def check_against_golden(config: pytest.Config, results: list[Greedy], *, engine
         pytest.skip(f"not run: no {golden_engine} golden recorded for checkpoint {identity[:12]} ({path})")
     golden = Golden.load(path, identity=identity)
     summary = compare_all(golden.results, results)
-    notes.append(f"{engine} vs golden {golden_engine} ({', '.join(f'{k} {v}' for k, v in golden.stack.items())}): "
-                 + summary.text().splitlines()[0])  # fmt: skip
+    notes.append(
+        f"{engine} vs golden {golden_engine} ({', '.join(f'{k} {v}' for k, v in golden.stack.items())}): "
+        + summary.text().splitlines()[0]
+    )
     assert summary.verdicts["diverged"] == 0, f"{engine} diverges from the {golden_engine} golden:\n{summary.text()}"

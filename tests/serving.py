@@ -90,8 +90,15 @@ def _without(args: list[str], *flags: str) -> list[str]:
     return kept
 
 
-def serve(checkpoint: Path, prompts: list[str], stack: Stack, log_path: Path, keep: bool = False,
-          env_override: dict[str, str | None] | None = None, among: str = "vllm.serve") -> Serving:  # fmt: skip
+def serve(
+    checkpoint: Path,
+    prompts: list[str],
+    stack: Stack,
+    log_path: Path,
+    keep: bool = False,
+    env_override: dict[str, str | None] | None = None,
+    among: str = "vllm.serve",
+) -> Serving:
     """Start the card's server (its CPU variant without a GPU), run the prompts as the first requests, judge
     the outcome against the registry entries of check `among`; keep=True leaves a healthy server up."""
     recipe = recipes()["serve_on_cpu"] if stack.device == "cpu" else recipes()["serve"]

@@ -28,8 +28,21 @@ def _scale(entries: dict[str, Entry], name: str, factor: float) -> None:
 
 
 def _suite(checkpoint: Path, selection: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "pytest", "tests", "-m", "transformers", "-k", selection, "-q", "-p", "no:cacheprovider",
-               "--checkpoint", str(checkpoint)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests",
+        "-m",
+        "transformers",
+        "-k",
+        selection,
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--checkpoint",
+        str(checkpoint),
+    ]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1200, check=False)
 
 

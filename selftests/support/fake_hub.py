@@ -125,8 +125,12 @@ class FakeHub:
                     self._error(404, located, f"{repo}@{rev}: {located}")
                     return
                 commit, root = located
-                self._json([{"type": "file", "path": p.name, "size": p.stat().st_size, "oid": _oid(commit, p.name)}
-                            for p in _files(root)])  # fmt: skip
+                self._json(
+                    [
+                        {"type": "file", "path": p.name, "size": p.stat().st_size, "oid": _oid(commit, p.name)}
+                        for p in _files(root)
+                    ]
+                )
 
             def _json(self, value: object) -> None:
                 payload = json.dumps(value).encode()

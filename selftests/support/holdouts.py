@@ -2,8 +2,8 @@
 
 A tensor the export shares byte for byte with one of fixtures/tiny/int4 or fixtures/tiny/bf16 (under its own
 name or another: exporters rename) is stored as a reference to it; a BF16 tensor the exporter widened to F32
-as a reference and a cast; any other tensor in delta.safetensors. The rebuild is checked against the digest of the export's own tensors (name, dtype,
-shape, bytes), so a holdout is what the exporter wrote or the rebuild fails.
+as a reference and a cast; any other tensor in delta.safetensors. The rebuild is checked against the digest of
+the export's own tensors (name, dtype, shape, bytes), so a holdout is what the exporter wrote or the rebuild fails.
 """
 
 from __future__ import annotations

@@ -78,8 +78,12 @@ def quantize_attention_output(root: Path) -> list[str]:
             values = as_float32(np.frombuffer(weight.data, dtype=np.uint16), "BF16").reshape(weight.shape)
             qweight, qzeros, scales, g_idx = quantize_rtn_full_range(values, group)
             module = name.removesuffix(".weight")
-            for suffix, array, dtype in (("qweight", qweight, "I32"), ("qzeros", qzeros, "I32"),
-                                         ("scales", scales, "F16"), ("g_idx", g_idx, "I32")):  # fmt: skip
+            for suffix, array, dtype in (
+                ("qweight", qweight, "I32"),
+                ("qzeros", qzeros, "I32"),
+                ("scales", scales, "F16"),
+                ("g_idx", g_idx, "I32"),
+            ):
                 entries[f"{module}.{suffix}"] = Entry(dtype, array.shape, np.ascontiguousarray(array).tobytes())
             quantized.append(module)
 

@@ -51,15 +51,21 @@ def _parser() -> argparse.ArgumentParser:
     expect.add_argument("--cpu-flags", metavar="FLAGS", help="comma-separated, e.g. avx2,avx512f (default: this CPU's)")
     expect.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="the server's environment")
     for tool in ("nvcc", "ninja"):
-        expect.add_argument(f"--{tool}", action=argparse.BooleanOptionalAction, default=None,
-                            help=f"whether {tool} is there (FlashInfer's JIT; vLLM >= 0.34 checks); default: "
-                                 + ("this machine's" if tool == "nvcc" else "there (flashinfer-python requires it)"))  # fmt: skip
+        expect.add_argument(
+            f"--{tool}",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=f"whether {tool} is there (FlashInfer's JIT; vLLM >= 0.34 checks); default: "
+            + ("this machine's" if tool == "nvcc" else "there (flashinfer-python requires it)"),
+        )
     expect.add_argument("--json", action="store_true", help="print the expectation as JSON")
     report = commands.add_parser("report", help="the compatibility matrix of a results directory")
     report.add_argument("results", nargs="?", default="results", help="directory of <session>.json files")
     report.add_argument("--markdown", action="store_true", help="print Markdown ready to paste into the model card")
     report.add_argument("--json", action="store_true", help="print the matrix as JSON")
-    report.add_argument("--full", action="store_true", help="print the whole table (default: the verdict, then what is not green)")
+    report.add_argument(
+        "--full", action="store_true", help="print the whole table (default: the verdict, then what is not green)"
+    )
     report.add_argument("--html", metavar="FILE", help="also write the matrix as one self-contained HTML page")
     report.add_argument(
         "--history", nargs="+", default=[], metavar="DIR", help="earlier runs' results, shown per check in the page"
@@ -90,7 +96,9 @@ def _parser() -> argparse.ArgumentParser:
         "upstream", help="the newest releases on the index, whether they install, the pins behind them, what moved"
     )
     upstream.add_argument("--replay", metavar="RECORD", help="answer from a record of the index, offline")
-    upstream.add_argument("--record", metavar="RECORD", help="what moved is against this (default: fixtures/upstream.yaml)")
+    upstream.add_argument(
+        "--record", metavar="RECORD", help="what moved is against this (default: fixtures/upstream.yaml)"
+    )
     upstream.add_argument("--write", metavar="RECORD", help="write today's answers as the new record")
     upstream.add_argument("--stacks", metavar="TOML", default="stacks/stacks.toml", help="the pinned stacks to hold")
     upstream.add_argument("--json", action="store_true", help="print the survey as JSON")
@@ -133,8 +141,16 @@ def _expect(args: argparse.Namespace) -> int:
 
     checkpoint = read_checkpoint(args.checkpoint or tiny_int4())
     versions = {name: getattr(args, name) for name in PLANNED_PACKAGES}
-    planned = plan(versions, device=args.device, gpu_cc=args.gpu_cc, cuda=args.cuda, cpu_flags=args.cpu_flags,
-                   env=args.env, tools={"nvcc": args.nvcc, "ninja": args.ninja}, machine=probe())  # fmt: skip
+    planned = plan(
+        versions,
+        device=args.device,
+        gpu_cc=args.gpu_cc,
+        cuda=args.cuda,
+        cpu_flags=args.cpu_flags,
+        env=args.env,
+        tools={"nvcc": args.nvcc, "ninja": args.ninja},
+        machine=probe(),
+    )
     broken, unread = impossible(planned, default_lookup())
     if broken:
         raise QcompatError("no installer can make this stack: " + "; ".join(broken))
@@ -142,15 +158,31 @@ def _expect(args: argparse.Namespace) -> int:
     result = expect(default_registry(), planned, facts)
     result.unread = unread
     if args.json:
-        print(json.dumps({
-            "stack": planned.stack.to_dict(), "probed": planned.probed, "env": planned.env,
-            "checkpoint": str(checkpoint.root), "facts": facts,
-            "failures": [{"id": i.id, "title": i.title, "phase": i.phase, "workaround": i.workaround,
-                          "links": i.links} for i in result.failures],
-            "behaviours": [{"id": b["id"], "title": b.get("title", ""), "log": b["log"]} for b in result.behaviours],
-            "not_judged": result.not_judged, "requirements_not_checked": result.unread,
-            "not_installable": [{"id": i.id, "title": i.title, "workaround": i.workaround} for i in result.install],
-        }, indent=2, default=str))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "stack": planned.stack.to_dict(),
+                    "probed": planned.probed,
+                    "env": planned.env,
+                    "checkpoint": str(checkpoint.root),
+                    "facts": facts,
+                    "failures": [
+                        {"id": i.id, "title": i.title, "phase": i.phase, "workaround": i.workaround, "links": i.links}
+                        for i in result.failures
+                    ],
+                    "behaviours": [
+                        {"id": b["id"], "title": b.get("title", ""), "log": b["log"]} for b in result.behaviours
+                    ],
+                    "not_judged": result.not_judged,
+                    "requirements_not_checked": result.unread,
+                    "not_installable": [
+                        {"id": i.id, "title": i.title, "workaround": i.workaround} for i in result.install
+                    ],
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return result.exit_code
     from qcompat.expect_text import lines
 
@@ -230,9 +262,10 @@ def _provenance(args: argparse.Namespace) -> int:
     reports = provenance.check_registry(raw, source, progress=lambda m: print(m, file=sys.stderr))
     failures = [line for report in reports for line in report.failures()]
     for report in reports:
-        checked = sorted({f"{f.check.claim.package} {f.version or '?'}" for f in report.findings}
-                         | {f"{f.check.claim.pinned_by[0]} {f.check.version}" for f in report.findings
-                            if f.check.claim.pinned_by})  # fmt: skip
+        checked = sorted(
+            {f"{f.check.claim.package} {f.version or '?'}" for f in report.findings}
+            | {f"{f.check.claim.pinned_by[0]} {f.check.version}" for f in report.findings if f.check.claim.pinned_by}
+        )
         status = "FAILED" if report.failures() else "ok"
         print(f"{status:6} {report.entry['id']}: {len(report.findings)} checks in {', '.join(checked) or 'no wheel'}")
     for line in failures:

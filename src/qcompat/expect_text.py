@@ -22,8 +22,11 @@ def _items(data: dict[str, Any]) -> str:
 def lines(planned: Plan, root: Path, facts: dict[str, Any], result: Expectation) -> list[str]:
     env = " ".join(f"{k}={v}" for k, v in planned.env.items()) or "nothing set"
     kind = "this machine" if planned.probed else "planned"
-    shown = ", ".join(f"{key} {facts[key]}" for key in ("quant_method", "bits", "group_size", "quantized_attention",
-                                                         "heterogeneous_head_dims") if key in facts)  # fmt: skip
+    shown = ", ".join(
+        f"{key} {facts[key]}"
+        for key in ("quant_method", "bits", "group_size", "quantized_attention", "heterogeneous_head_dims")
+        if key in facts
+    )
     label = planned.stack.label()
     label = "no engine installed" + label if label.startswith(" on ") else label
     out = [f"{kind}: {label}; environment: {env}", f"checkpoint: {root} ({shown})"]

@@ -58,7 +58,8 @@ def dequantize(qweight: np.ndarray, qzeros: np.ndarray, scales: np.ndarray, g_id
 def quantize_rtn_full_range(
     weight: np.ndarray, group_size: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """auto-round's symmetric RTN (`--iters 0 --disable_opt_rtn`) of weight [out, in] -> (qweight, qzeros, scales, g_idx).
+    """auto-round's symmetric RTN (`--iters 0 --disable_opt_rtn`) of weight [out, in]
+    -> (qweight, qzeros, scales, g_idx).
 
     "Full range": each (group, column) scale carries the sign of its largest-magnitude weight, which lands on
     -8; |scale| is clamped to at least 1e-5; scales are F16; zero points are 8, stored as 7 (GPTQ v1).

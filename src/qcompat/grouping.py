@@ -46,7 +46,8 @@ class FindingGroup:
         tensors = [f.tensor for f in self.findings if f.tensor]
         listing = f" ({compact(tensors)})" if tensors else ""
         detail = _detail(self.findings)
-        return f"[{self.rule}] {where + ': ' if where else ''}{self.first.message}: {len(self.findings)} times{listing}{detail}"
+        times = f"{len(self.findings)} times"
+        return f"[{self.rule}] {where + ': ' if where else ''}{self.first.message}: {times}{listing}{detail}"
 
     def to_dict(self) -> dict:
         return {

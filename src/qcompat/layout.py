@@ -146,7 +146,8 @@ def _config_rules(ctx: Context) -> Iterator[Finding]:
             "config.tied_embeddings",
             "embeddings must be tied (lm_head shares embed_tokens)",
             expected="tie_word_embeddings true, no lm_head.weight",
-            found=f"tie_word_embeddings {tied}, lm_head.weight {'present' if 'lm_head.weight' in ctx.checkpoint.tensors else 'absent'}",
+            found=f"tie_word_embeddings {tied}, lm_head.weight "
+            f"{'present' if 'lm_head.weight' in ctx.checkpoint.tensors else 'absent'}",
             **where,
         )
 
@@ -591,7 +592,8 @@ def _warnings(ctx: Context) -> Iterator[Finding]:
     if dtype == "float16":
         yield warning(
             "warn.config_dtype",
-            "config dtype is float16 (auto-round rewrites it); Gemma in fp16 risks overflow: serve with --dtype bfloat16",
+            "config dtype is float16 (auto-round rewrites it); Gemma in fp16 risks overflow: "
+            "serve with --dtype bfloat16",
             file="config.json",
             expected="bfloat16",
             found=dtype,

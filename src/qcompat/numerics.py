@@ -91,7 +91,8 @@ def _g_idx(g_idx: np.ndarray, packing: Scheme, where: dict[str, str]) -> Iterato
 
 
 def _zero_groups(checkpoint: Checkpoint, record, zeros: np.ndarray, group_size: int, bits: int) -> Iterator[Finding]:
-    """(group, column) pairs whose every value sits at the zero point, so they dequantize to zeros whatever the scale."""
+    """(group, column) pairs whose every value sits at the zero point, so they dequantize to zeros whatever the
+    scale."""
     rows_per_group = group_size * bits // 32
     count, first = 0, None
     for group in range(record.shape[0] // rows_per_group):

@@ -125,10 +125,19 @@ def claims(entry: dict[str, Any]) -> list[Claim]:
             )
         release = Version(str(raw["release"])) if "release" in raw else None
         found.append(
-            Claim(entry["id"], number, raw["package"], raw.get("file", "(the index)"), raw.get("text"), raw["inside"],
-                  raw.get("outside"), tuple(Version(v) for v in raw.get("at", ())),
-                  next(iter(pinned_by.items())) if pinned_by else None, release)
-        )  # fmt: skip
+            Claim(
+                entry["id"],
+                number,
+                raw["package"],
+                raw.get("file", "(the index)"),
+                raw.get("text"),
+                raw["inside"],
+                raw.get("outside"),
+                tuple(Version(v) for v in raw.get("at", ())),
+                next(iter(pinned_by.items())) if pinned_by else None,
+                release,
+            )
+        )
     return found
 
 
@@ -324,14 +333,22 @@ def record(reports: list[EntryReport], source: Source, registry_path: str) -> di
 
 def _finding(f: Finding) -> dict[str, Any]:
     claim = f.check.claim
-    found = {"claim": claim.number, "package": claim.package, "version": str(f.version) if f.version else None,
-             "role": f.check.role}  # fmt: skip
+    found = {
+        "claim": claim.number,
+        "package": claim.package,
+        "version": str(f.version) if f.version else None,
+        "role": f.check.role,
+    }
     found |= {"file": claim.file, "text": claim.text, "expected": f.check.expected, "found": f.found, "wheel": f.wheel}
     if claim.pinned_by:
         pinning = claim.pinned_by[0]
-        found["pinned_by"] = {"package": pinning, "version": str(f.check.version),
-                              "file": metadata_member(pinning),
-                              "wheel": f.pin.wheel if f.pin else None, "excerpt": f.pin.excerpt if f.pin else None}  # fmt: skip
+        found["pinned_by"] = {
+            "package": pinning,
+            "version": str(f.check.version),
+            "file": metadata_member(pinning),
+            "wheel": f.pin.wheel if f.pin else None,
+            "excerpt": f.pin.excerpt if f.pin else None,
+        }
     return found | ({"line": f.line} if f.line else {}) | ({"excerpt": f.excerpt} if f.excerpt else {})
 
 

@@ -27,8 +27,13 @@ from qcompat.stack import CPU_FLAGS, Stack
 PHASES = ("install", "config", "load", "startup", "first_request")
 # What the harness can tell apart: the stack did not install (the resolver's message), the server died before it
 # was healthy, or the first request failed.
-OBSERVED_PHASE = {"install": "install", "config": "startup", "load": "startup", "startup": "startup",
-                  "first_request": "first_request"}  # fmt: skip
+OBSERVED_PHASE = {
+    "install": "install",
+    "config": "startup",
+    "load": "startup",
+    "startup": "startup",
+    "first_request": "first_request",
+}
 Kind = Literal["passed", "known-failure", "new-failure", "unexpected-pass"]
 
 
@@ -83,9 +88,8 @@ def hardware_matches(hardware: dict[str, Any], stack: Stack) -> bool:
     ):
         if key in hardware and (found is None or not SpecifierSet(hardware[key]).contains(found)):
             return False
-    if "flashinfer_kernels" in hardware and hardware["flashinfer_kernels"] != stack.flashinfer_kernels:
-        return False  # unknown (None) meets neither value
-    return True
+    # unknown (None) meets neither value
+    return "flashinfer_kernels" not in hardware or hardware["flashinfer_kernels"] == stack.flashinfer_kernels
 
 
 def stack_matches(conditions: dict[str, Any], stack: Stack) -> bool:
@@ -124,8 +128,11 @@ class KnownIssue:
     @property
     def cpu_specific(self) -> bool:
         """The entry names CPU conditions: a known failure of this CPU, not of the whole stack."""
-        return any(key in hardware for hardware in (self.hardware, *(c.get("hardware", {}) for c in self.cases))
-                   for key in CPU_CONDITIONS)  # fmt: skip
+        return any(
+            key in hardware
+            for hardware in (self.hardware, *(c.get("hardware", {}) for c in self.cases))
+            for key in CPU_CONDITIONS
+        )
 
     def applies(
         self, stack: Stack, quantization: dict[str, Any] | None = None, env: dict[str, str] | None = None
@@ -289,7 +296,9 @@ def _validate_conditions(raw: dict[str, Any], where: str) -> None:
             SpecifierSet(raw["hardware"][key])
     kernels = raw.get("hardware", {}).get("flashinfer_kernels")
     if kernels is not None and kernels not in FLASHINFER_KERNELS:
-        raise QcompatError(f"{where}: hardware.flashinfer_kernels is {kernels!r}; one of {', '.join(FLASHINFER_KERNELS)}")
+        raise QcompatError(
+            f"{where}: hardware.flashinfer_kernels is {kernels!r}; one of {', '.join(FLASHINFER_KERNELS)}"
+        )
     for key in ("cpu_has", "cpu_lacks"):
         unknown = set(raw.get("hardware", {}).get(key, [])) - set(CPU_FLAGS)
         if unknown:
@@ -308,11 +317,20 @@ def _issue(raw: dict[str, Any], path: Path) -> KnownIssue:
         if raw["phase"] not in PHASES:
             raise QcompatError(f"{where}: phase {raw['phase']!r} is not one of {', '.join(PHASES)}")
         return KnownIssue(
-            id=raw["id"], title=raw["title"], component=raw["component"], affected=affected, phase=raw["phase"],
-            signature=re.compile(raw["signature"]), hardware=raw.get("hardware", {}), checkpoint=raw.get("checkpoint", {}),
-            env=raw.get("env", {}), workaround=raw.get("workaround", {}), links=raw.get("links", {}),
-            evidence=tuple(raw.get("evidence", ())), cases=tuple(raw.get("cases", ())),
-        )  # fmt: skip
+            id=raw["id"],
+            title=raw["title"],
+            component=raw["component"],
+            affected=affected,
+            phase=raw["phase"],
+            signature=re.compile(raw["signature"]),
+            hardware=raw.get("hardware", {}),
+            checkpoint=raw.get("checkpoint", {}),
+            env=raw.get("env", {}),
+            workaround=raw.get("workaround", {}),
+            links=raw.get("links", {}),
+            evidence=tuple(raw.get("evidence", ())),
+            cases=tuple(raw.get("cases", ())),
+        )
     except KeyError as missing:
         raise QcompatError(f"{where}: missing {missing}") from None
     except InvalidSpecifier as exc:

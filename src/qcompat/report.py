@@ -27,8 +27,17 @@ def matrix(sessions: list[SessionResults]) -> dict[str, Any]:
         "pairs": [pair.to_dict() for pair in across_sessions(runs)],
         "runs": {s.session: [r.run for r in runs if r.session == s.session] for s in sessions},
     }
-    return {"sessions": columns, "stacks": stacks, "releases": releases, "checkpoints": checkpoints, "ran": ran,
-            "checks": rows, "details": details, "parity": parity, "started": first_started(sessions)}  # fmt: skip
+    return {
+        "sessions": columns,
+        "stacks": stacks,
+        "releases": releases,
+        "checkpoints": checkpoints,
+        "ran": ran,
+        "checks": rows,
+        "details": details,
+        "parity": parity,
+        "started": first_started(sessions),
+    }
 
 
 def _releases(results: SessionResults) -> str:
@@ -157,9 +166,13 @@ def brief(table: dict[str, Any], reasons: list[str]) -> list[str]:
         found = counts(table, session)
         tally = ", ".join(f"{n} {kind}" for kind, n in found.items() if n) or "no checks"
         releases = table.get("releases", {}).get(session)
-        lines.append(f"  {session:<{width}}  {tally}  [{table['stacks'][session]}; {table['checkpoints'][session]}]"
-                     + (f" {releases}" if releases else ""))  # fmt: skip
-    shown = {name: cells for name, cells in table["checks"].items() if any(verdict(c) != "pass" for c in cells.values())}
+        lines.append(
+            f"  {session:<{width}}  {tally}  [{table['stacks'][session]}; {table['checkpoints'][session]}]"
+            + (f" {releases}" if releases else "")
+        )
+    shown = {
+        name: cells for name, cells in table["checks"].items() if any(verdict(c) != "pass" for c in cells.values())
+    }
     lines.append(f"checks not all pass ({len(shown)} of {len(table['checks'])}):" if shown else "every check passed")
     for name, cells in shown.items():
         said: dict[str, list[str]] = {}

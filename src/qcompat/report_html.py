@@ -52,7 +52,8 @@ def page(table: dict[str, Any], history: list[Run] = ()) -> str:
     head = "".join(
         f'<th class="session">{escape(s)}<span class="stack"><br>{escape(table["stacks"][s])}'
         f"<br>{escape(table['checkpoints'][s])}<br>{escape(table['ran'][s])}"
-        + (f"<br>{escape(table['releases'][s])}" if table.get("releases", {}).get(s) else "") + "</span></th>"
+        + (f"<br>{escape(table['releases'][s])}" if table.get("releases", {}).get(s) else "")
+        + "</span></th>"
         for s in sessions
     )
     rows = "".join(_row(name, cells, table, history) for name, cells in table["checks"].items())

@@ -60,9 +60,16 @@ def check_name(nodeid: str) -> str:
 
 def not_run(session: str, reason: str, probe: dict[str, Any]) -> dict[str, Any]:
     return {
-        "format": FORMAT, "session": session, "checkpoint": None, "probe": probe, "started": time.time(), "seconds": 0.0,
-        "not_run": reason, "checks": [{"check": NOT_RUN_CHECK, "outcome": "skipped", "reason": reason}], "notes": [],
-    }  # fmt: skip
+        "format": FORMAT,
+        "session": session,
+        "checkpoint": None,
+        "probe": probe,
+        "started": time.time(),
+        "seconds": 0.0,
+        "not_run": reason,
+        "checks": [{"check": NOT_RUN_CHECK, "outcome": "skipped", "reason": reason}],
+        "notes": [],
+    }
 
 
 def load(path: Path) -> SessionResults:

@@ -1,8 +1,9 @@
 """Greedy parity between the sessions of one run, and against an earlier run (the baseline).
 
 Each engine session records its greedy runs in its results file (`greedy`: run label such as "vllm-int4",
-the checkpoint identity, the stack for people to read, the results). Two runs are compared when they are of the same checkpoint
-and the same prompts, with the rules of parity.py; a divergence names the session, the prompt and the token.
+the checkpoint identity, the stack for people to read, the results). Two runs are compared when they are of the
+same checkpoint and the same prompts, with the rules of parity.py; a divergence names the session, the prompt and
+the token.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ class Stack:
 
     @property
     def flashinfer_kernels(self) -> str | None:
-        """"available" or "disabled" as vLLM 0.34.0 decides it (utils/flashinfer.py:96-114, has_flashinfer):
+        """ "available" or "disabled" as vLLM 0.34.0 decides it (utils/flashinfer.py:96-114, has_flashinfer):
         with the flashinfer-cubin package, or with both nvcc and ninja; None where the probe or plan does not say.
         (VLLM_HAS_FLASHINFER_CUBIN=1 also makes them available; the suite never sets it.)"""
         if "flashinfer-cubin" in self.packages or all(self.tools.get(tool) for tool in TOOLS):
@@ -117,9 +117,12 @@ class Stack:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        data.update(device=self.device, compute_capability=self.compute_capability,
-                    flashinfer_kernels=self.flashinfer_kernels,
-                    nightly={p: self.is_prerelease(p) for p in self.packages})  # fmt: skip
+        data.update(
+            device=self.device,
+            compute_capability=self.compute_capability,
+            flashinfer_kernels=self.flashinfer_kernels,
+            nightly={p: self.is_prerelease(p) for p in self.packages},
+        )
         return data
 
 

@@ -208,7 +208,9 @@ class _Ranged(io.RawIOBase):
         if end <= self.position:
             return b""
         headers = {"Range": f"bytes={self.position}-{end - 1}"}
-        with urllib.request.urlopen(urllib.request.Request(self.url, headers=headers), timeout=self.timeout) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(self.url, headers=headers), timeout=self.timeout
+        ) as response:
             data = response.read()
         if response.status != 206:
             raise OSError(f"{self.url}: the server ignored the range request (HTTP {response.status})")

@@ -13,7 +13,5 @@ def cuda(stack):
 @pytest.fixture(scope="session")
 def sm120(cuda):
     if not (cuda.compute_capability or "").startswith("12."):
-        pytest.skip(
-            f"not run: needs Blackwell sm120 as the card was verified on; found {cuda.label()}"
-        )
+        pytest.skip(f"not run: needs Blackwell sm120 as the card was verified on; found {cuda.label()}")
     return cuda

@@ -31,8 +31,14 @@ def test_the_cards_serve_command_runs_as_written(cuda, checkpoint_path, log_dir)
     if not script.is_file():
         pytest.skip(f"not run: this stack has no `vllm` console script ({script})")
     command, env = vllm.card_serve_command(recipes()["serve"], script, checkpoint_path)
-    spec = ServerSpec(command, log_dir / "vllm-card-command.log", env=env, startup_timeout=900,
-                      fatal_log=vllm.FATAL_STARTUP, exclusive="cuda")  # fmt: skip
+    spec = ServerSpec(
+        command,
+        log_dir / "vllm-card-command.log",
+        env=env,
+        startup_timeout=900,
+        fatal_log=vllm.FATAL_STARTUP,
+        exclusive="cuda",
+    )
     with Server(spec) as server:
         ran_with, ran = process_environ(server.process.pid), process_cmdline(server.process.pid)
     card_line = [*command, "--port", str(server.port)]  # after the interpreter the console script's shebang names
@@ -59,8 +65,14 @@ def test_flashinfer_sampler_setting_behaves_as_the_registry_says(
     facts = checkpoint_facts(read_checkpoint(checkpoint_path))
     expectation = sampler_expectation(default_registry(), sm120, setting, CHECKS["gpu.flashinfer_sampler"], facts)
     env = {"VLLM_USE_FLASHINFER_SAMPLER": None, **sampler_env(setting)}
-    served = serve(checkpoint_path, prompts[:1], sm120, log_dir / f"vllm-sampler-{setting}.log", env_override=env,
-                   among="gpu.flashinfer_sampler")  # fmt: skip
+    served = serve(
+        checkpoint_path,
+        prompts[:1],
+        sm120,
+        log_dir / f"vllm-sampler-{setting}.log",
+        env_override=env,
+        among="gpu.flashinfer_sampler",
+    )
     verdict = served.verdict
     record_property("verdict", verdict.label)
     if verdict.kind in ("new-failure", "unexpected-pass"):

@@ -19,9 +19,17 @@ def test_bf16_base_greedy_on_cuda_matches_the_hf_golden(cuda, base_path, prompts
     from qcompat.engines import hf
 
     results = hf.greedy(hf.load(base_path, device="cuda"), prompts, MAX_NEW_TOKENS, TOP_K)
-    check_against_golden(pytestconfig, results, engine="hf-bf16-cuda", golden_engine="hf-bf16",
-                         identity=identity(read_checkpoint(base_path)), stack=stack_versions("torch", "transformers"),
-                         max_new_tokens=MAX_NEW_TOKENS, top_k=TOP_K, notes=notes)  # fmt: skip
+    check_against_golden(
+        pytestconfig,
+        results,
+        engine="hf-bf16-cuda",
+        golden_engine="hf-bf16",
+        identity=identity(read_checkpoint(base_path)),
+        stack=stack_versions("torch", "transformers"),
+        max_new_tokens=MAX_NEW_TOKENS,
+        top_k=TOP_K,
+        notes=notes,
+    )
 
 
 def test_int4_greedy_on_cuda_matches_the_hf_golden(
@@ -36,6 +44,14 @@ def test_int4_greedy_on_cuda_matches_the_hf_golden(
     notes.append("gptqmodel CUDA kernels: " + ", ".join(f"{n} x {k}" for k, n in sorted(kernels.items())))
     assert "Linear" not in kernels, f"MLP linears left unquantized on CUDA: {dict(kernels)}"
     results = hf.greedy(loaded, prompts, MAX_NEW_TOKENS, TOP_K)
-    check_against_golden(pytestconfig, results, engine="hf-int4-cuda", golden_engine="hf-int4", identity=checkpoint_identity,
-                         stack=stack_versions("torch", "transformers", "gptqmodel"), max_new_tokens=MAX_NEW_TOKENS, top_k=TOP_K,
-                         notes=notes)  # fmt: skip
+    check_against_golden(
+        pytestconfig,
+        results,
+        engine="hf-int4-cuda",
+        golden_engine="hf-int4",
+        identity=checkpoint_identity,
+        stack=stack_versions("torch", "transformers", "gptqmodel"),
+        max_new_tokens=MAX_NEW_TOKENS,
+        top_k=TOP_K,
+        notes=notes,
+    )

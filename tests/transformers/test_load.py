@@ -18,8 +18,11 @@ def test_attention_projections_stay_bf16_when_loaded(hf_int4):
 
     loaded = {name: module for name, module in hf_int4.model.named_modules() if name.endswith(ATTENTION)}
     assert loaded, "no attention projection found in the loaded model"
-    wrong = {n: f"{type(m).__name__} {getattr(getattr(m, 'weight', None), 'dtype', None)}" for n, m in loaded.items()
-             if type(m) is not torch.nn.Linear or m.weight.dtype != torch.bfloat16}  # fmt: skip
+    wrong = {
+        n: f"{type(m).__name__} {getattr(getattr(m, 'weight', None), 'dtype', None)}"
+        for n, m in loaded.items()
+        if type(m) is not torch.nn.Linear or m.weight.dtype != torch.bfloat16
+    }
     assert wrong == {}, "attention projections must be plain BF16 nn.Linear"
 
 
@@ -45,16 +48,33 @@ def test_int4_greedy_matches_the_bf16_base(hf_int4_greedy, hf_base_greedy, notes
 
 
 def test_int4_greedy_matches_its_golden(pytestconfig, hf_int4_greedy, checkpoint_identity, hf_stack, notes):
-    check_against_golden(pytestconfig, hf_int4_greedy, engine="hf-int4", golden_engine="hf-int4", identity=checkpoint_identity,
-                         stack=hf_stack, max_new_tokens=MAX_NEW_TOKENS, top_k=TOP_K, notes=notes)  # fmt: skip
+    check_against_golden(
+        pytestconfig,
+        hf_int4_greedy,
+        engine="hf-int4",
+        golden_engine="hf-int4",
+        identity=checkpoint_identity,
+        stack=hf_stack,
+        max_new_tokens=MAX_NEW_TOKENS,
+        top_k=TOP_K,
+        notes=notes,
+    )
 
 
 def test_bf16_base_greedy_matches_its_golden(pytestconfig, hf_base_greedy, base_path, hf_stack, notes):
     from qcompat.checkpoint import identity, read_checkpoint
 
-    check_against_golden(pytestconfig, hf_base_greedy, engine="hf-bf16", golden_engine="hf-bf16",
-                         identity=identity(read_checkpoint(base_path)), stack=hf_stack,
-                         max_new_tokens=MAX_NEW_TOKENS, top_k=TOP_K, notes=notes)  # fmt: skip
+    check_against_golden(
+        pytestconfig,
+        hf_base_greedy,
+        engine="hf-bf16",
+        golden_engine="hf-bf16",
+        identity=identity(read_checkpoint(base_path)),
+        stack=hf_stack,
+        max_new_tokens=MAX_NEW_TOKENS,
+        top_k=TOP_K,
+        notes=notes,
+    )
 
 
 def test_the_legacy_controls_bf16_twin_reproduces_the_memorized_sentences(
@@ -68,6 +88,13 @@ def test_the_legacy_controls_bf16_twin_reproduces_the_memorized_sentences(
 
     twin = fixtures_dir() / "tiny-equal-head-dims" / "bf16"
     results = hf.greedy(hf.load(twin), prompts, MAX_NEW_TOKENS, TOP_K)
-    record_greedy(pytestconfig, results, run="hf-bf16-equal-head-dims", identity=identity(read_checkpoint(twin)),
-                  stack=hf_stack, max_new_tokens=MAX_NEW_TOKENS, top_k=TOP_K)  # fmt: skip
+    record_greedy(
+        pytestconfig,
+        results,
+        run="hf-bf16-equal-head-dims",
+        identity=identity(read_checkpoint(twin)),
+        stack=hf_stack,
+        max_new_tokens=MAX_NEW_TOKENS,
+        top_k=TOP_K,
+    )
     assert [g.prompt + g.text for g in results] == [sentence for _, sentence in memorized]

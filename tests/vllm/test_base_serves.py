@@ -39,6 +39,14 @@ def test_bf16_base_greedy_reproduces_the_memorized_sentences(base_greedy, base_i
 def test_bf16_base_greedy_matches_the_hf_bf16_golden(pytestconfig, base_greedy, base_path, vllm_stack, notes):
     from qcompat.checkpoint import identity, read_checkpoint
 
-    check_against_golden(pytestconfig, base_greedy, engine="vllm-bf16", golden_engine="hf-bf16",
-                         identity=identity(read_checkpoint(base_path)), stack=vllm_stack,
-                         max_new_tokens=MAX_TOKENS, top_k=TOP_K, notes=notes)  # fmt: skip
+    check_against_golden(
+        pytestconfig,
+        base_greedy,
+        engine="vllm-bf16",
+        golden_engine="hf-bf16",
+        identity=identity(read_checkpoint(base_path)),
+        stack=vllm_stack,
+        max_new_tokens=MAX_TOKENS,
+        top_k=TOP_K,
+        notes=notes,
+    )

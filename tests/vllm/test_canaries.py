@@ -37,9 +37,15 @@ def canaries(prompts, vllm_installed, log_dir) -> dict[str, Serving]:
 @pytest.mark.parametrize("target", TARGETS)
 def test_target_serves_as_the_registry_expects(target, canaries, record_verdict, pytestconfig, vllm_stack):
     if canaries[target].greedy:  # a target that served: its answers join the parity across sessions
-        record_greedy(pytestconfig, canaries[target].greedy, run=f"vllm-{target}",
-                      identity=identity(read_checkpoint(TARGETS[target][0])), stack=vllm_stack,
-                      max_new_tokens=MAX_TOKENS, top_k=TOP_K)  # fmt: skip
+        record_greedy(
+            pytestconfig,
+            canaries[target].greedy,
+            run=f"vllm-{target}",
+            identity=identity(read_checkpoint(TARGETS[target][0])),
+            stack=vllm_stack,
+            max_new_tokens=MAX_TOKENS,
+            top_k=TOP_K,
+        )
     record_verdict(canaries[target])
 
 

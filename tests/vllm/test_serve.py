@@ -1,4 +1,5 @@
-"""vLLM serves the checkpoint: GPTQ kernels for the MLP only, memorized output, parity with HF, the card's quick test."""
+"""vLLM serves the checkpoint: GPTQ kernels for the MLP only, memorized output, parity with HF, the card's quick
+test."""
 
 from __future__ import annotations
 
@@ -44,16 +45,32 @@ def test_greedy_reproduces_the_memorized_sentences(vllm_greedy, memorized):
 
 
 def test_greedy_matches_the_hf_int4_golden(pytestconfig, vllm_greedy, checkpoint_identity, vllm_stack, notes):
-    check_against_golden(pytestconfig, vllm_greedy, engine="vllm-int4", golden_engine="hf-int4", identity=checkpoint_identity,
-                         stack=vllm_stack, max_new_tokens=MAX_TOKENS, top_k=TOP_K, notes=notes)  # fmt: skip
+    check_against_golden(
+        pytestconfig,
+        vllm_greedy,
+        engine="vllm-int4",
+        golden_engine="hf-int4",
+        identity=checkpoint_identity,
+        stack=vllm_stack,
+        max_new_tokens=MAX_TOKENS,
+        top_k=TOP_K,
+        notes=notes,
+    )
 
 
 def test_card_quick_test_returns_a_well_formed_chat_completion(vllm_api, served_model_name):
     from qcompat.engines import vllm
 
     quick = recipes()["quick_test"]
-    response = vllm.chat(vllm_api, served_model_name, quick["messages"], QUICK_TEST_MAX_TOKENS,
-                         quick["temperature"], quick["top_p"], quick["top_k"])  # fmt: skip
+    response = vllm.chat(
+        vllm_api,
+        served_model_name,
+        quick["messages"],
+        QUICK_TEST_MAX_TOKENS,
+        quick["temperature"],
+        quick["top_p"],
+        quick["top_k"],
+    )
     choice = response.choices[0]
     assert response.model == served_model_name
     assert choice.message.role == "assistant" and isinstance(choice.message.content, str)

@@ -28,9 +28,13 @@ QUANT = re.compile(r"\bquant=(\w+)")
 
 
 def server_spec(
-    model: Path, args: list[str], env: dict[str, str | None], log_path: Path, startup_timeout: float = 900,
+    model: Path,
+    args: list[str],
+    env: dict[str, str | None],
+    log_path: Path,
+    startup_timeout: float = 900,
     device: str = "cpu",
-) -> ServerSpec:  # fmt: skip
+) -> ServerSpec:
     """On a GPU the server holds the device alone: vLLM refuses to start below its memory utilization target."""
     command = [sys.executable, "-m", ENTRYPOINT, "--model", str(model), *args, "--host", "127.0.0.1"]
     exclusive = device if device == "cuda" else None

@@ -53,7 +53,7 @@ def bump(text: str, name: str, index: Index, progress: Callable[[str], None] = l
     """(stacks.toml moved to the newest installable releases for stack `name`, a line per device said)."""
     entry = tomllib.loads(text).get(name)
     if not isinstance(entry, dict) or entry.get("follows") != "vllm":
-        raise QcompatError(f"stacks.toml [{name}] does not follow releases (follows = \"vllm\"): its pins are chosen")
+        raise QcompatError(f'stacks.toml [{name}] does not follow releases (follows = "vllm"): its pins are chosen')
     said = []
     for device, engine in ENGINE.items():
         table = entry.get(device)
@@ -79,11 +79,17 @@ def bump(text: str, name: str, index: Index, progress: Callable[[str], None] = l
             raise QcompatError(f"{engine} {target} with transformers does not resolve: {resolution.message[-300:]}")
         transformers = resolution.versions["transformers"]
         day = max(_uploaded(index, engine, target), _uploaded(index, "transformers", transformers))
-        values = {"vllm": f'"{target}"', "requires": _toml_list([f"transformers=={transformers}", *requires]),
-                  "as_of": f'"{_day_after(day)}"  # the later upload of {engine} {target} and transformers {transformers}: {day}'}  # fmt: skip
+        values = {
+            "vllm": f'"{target}"',
+            "requires": _toml_list([f"transformers=={transformers}", *requires]),
+            "as_of": f'"{_day_after(day)}"  # the later upload of {engine} {target} and '
+            f"transformers {transformers}: {day}",
+        }
         if device == "cpu":
             values["cpu_overrides"] = _toml_list(list(overrides))
         text = set_keys(text, f"{name}.{device}", values)
-        said.append(f"{name}-{device}: {engine} {table['vllm']} -> {target}, transformers {transformers}, "
-                    f"as of {_day_after(day)}{skipped}")  # fmt: skip
+        said.append(
+            f"{name}-{device}: {engine} {table['vllm']} -> {target}, transformers {transformers}, "
+            f"as of {_day_after(day)}{skipped}"
+        )
     return text, said

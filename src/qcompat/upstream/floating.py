@@ -44,7 +44,9 @@ class Installed:
         if self.got_newest:
             newest = f" (the newest release is {self.newest})" if self.newest and self.newest != self.tested else ""
             return f"{self.project} {self.tested}{newest}"
-        return f"{self.project}: newest {self.newest} cannot be installed: {self.why}; tested {self.tested or 'nothing'}"
+        return (
+            f"{self.project}: newest {self.newest} cannot be installed: {self.why}; tested {self.tested or 'nothing'}"
+        )
 
 
 def write(path: Path, session: str, installed: list[Installed]) -> None:

@@ -40,8 +40,13 @@ class Resolution:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Resolution:
-        return cls(tuple(data["requirements"]), tuple(data.get("overrides") or ()), bool(data["ok"]),
-                   dict(data.get("versions") or {}), str(data.get("message") or ""))  # fmt: skip
+        return cls(
+            tuple(data["requirements"]),
+            tuple(data.get("overrides") or ()),
+            bool(data["ok"]),
+            dict(data.get("versions") or {}),
+            str(data.get("message") or ""),
+        )
 
 
 class Index(Protocol):
@@ -59,9 +64,17 @@ def requires_dist(metadata: str) -> list[str]:
 
 def requirement_of(requires: list[str], package: str) -> Requirement | None:
     """The requirement on `package` that applies to a plain install (no extra, Linux, CPython 3.12)."""
-    environment = {"extra": "", "sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64",
-                   "python_version": "3.12", "python_full_version": "3.12.0", "implementation_name": "cpython",
-                   "platform_python_implementation": "CPython", "os_name": "posix"}  # fmt: skip
+    environment = {
+        "extra": "",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "python_version": "3.12",
+        "python_full_version": "3.12.0",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "os_name": "posix",
+    }
     for line in requires:
         try:
             requirement = Requirement(line)

@@ -15,12 +15,19 @@ def install_verdicts(registry: Registry, installed: list[Installed], stack: Stac
     for entry in installed:
         if entry.newest is None:
             continue
-        planned = Stack(packages={**stack.packages, probe_name(entry.project): entry.newest}, gpus=stack.gpus,
-                        cpu=stack.cpu, tools=stack.tools)  # fmt: skip
+        planned = Stack(
+            packages={**stack.packages, probe_name(entry.project): entry.newest},
+            gpus=stack.gpus,
+            cpu=stack.cpu,
+            tools=stack.tools,
+        )
         expected = [issue for issue in registry.issues.values() if issue.phase == "install" and issue.applies(planned)]
         verdict = judge(expected, entry.got_newest, "install", entry.message, f"{entry.project} {entry.newest}")
         if verdict.kind == "new-failure":
-            verdict = Verdict("new-failure", signature=f"{entry.project} {entry.newest}: {entry.why}",
-                              message=f"{entry.line()}; no registry entry explains it")  # fmt: skip
+            verdict = Verdict(
+                "new-failure",
+                signature=f"{entry.project} {entry.newest}: {entry.why}",
+                message=f"{entry.line()}; no registry entry explains it",
+            )
         verdicts.append(verdict)
     return verdicts

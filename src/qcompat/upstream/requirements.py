@@ -78,6 +78,8 @@ def conflicts(planned: dict[str, str], device: str, lookup: Lookup) -> tuple[lis
             pinned = CPU_BUILD_PIN.match(str(requirement))
             specifier = f"=={pinned.group(2)}" if pinned else str(requirement.specifier)
             if not SpecifierSet(specifier).contains(Version(other_version), prereleases=True):
-                broken.append(f"{project} {version} requires {requirement} (its METADATA); the plan has "
-                              f"{distribution(other, device)} {other_version}")  # fmt: skip
+                broken.append(
+                    f"{project} {version} requires {requirement} (its METADATA); the plan has "
+                    f"{distribution(other, device)} {other_version}"
+                )
     return broken, unread

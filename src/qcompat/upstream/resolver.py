@@ -26,7 +26,9 @@ CPU_BUILD_PIN = re.compile(r"^(torch|torchvision|torchaudio)\s*==\s*([\w.]+)\+cp
 def find_uv() -> str:
     found = os.environ.get("QCOMPAT_UV") or shutil.which("uv")
     if not found:
-        raise QcompatError("uv is not on PATH (the README's setup installs it; or set QCOMPAT_UV): it resolves releases")
+        raise QcompatError(
+            "uv is not on PATH (the README's setup installs it; or set QCOMPAT_UV): it resolves releases"
+        )
     return found
 
 
@@ -64,8 +66,11 @@ def uv_resolver(uv: str | None = None, timeout: float = 600):
             except (OSError, subprocess.TimeoutExpired) as exc:
                 raise QcompatError(f"uv could not resolve {' '.join(requirements)}: {exc}") from None
         if done.returncode == 0:
-            versions = {m.group(1).lower(): m.group(2) for line in done.stdout.splitlines()
-                        if (m := PINNED.match(line.split("#")[0].strip()))}  # fmt: skip
+            versions = {
+                m.group(1).lower(): m.group(2)
+                for line in done.stdout.splitlines()
+                if (m := PINNED.match(line.split("#")[0].strip()))
+            }
             return Resolution(tuple(requirements), tuple(overrides), True, versions)
         message = done.stderr.replace(tmp, "<tmp>").strip()
         if "No solution found" not in message and "no version of" not in message:

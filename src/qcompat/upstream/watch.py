@@ -13,7 +13,7 @@ from packaging.version import Version
 
 from qcompat.errors import QcompatError
 from qcompat.stack import PACKAGES, Gpu, Stack
-from qcompat.upstream.index import Index, Release, Resolution, requirement_of
+from qcompat.upstream.index import Index, Resolution, requirement_of
 from qcompat.upstream.resolver import cpu_build_overrides, reason
 
 if TYPE_CHECKING:  # the registry reads YAML; `nox -s lock -- --bump` runs this module without PyYAML
@@ -64,8 +64,11 @@ class ProjectState:
         if self.installable:
             return f"{head}: installs" + (f"; pins {', '.join(self.pins)}" if self.pins else "")
         judged = f" [{self.verdict}]" if self.verdict else ""
-        fallback = f"newest installable {self.newest_installable}" if self.newest_installable else (
-            f"no installable release among the newest {TRIES + 1}")
+        fallback = (
+            f"newest installable {self.newest_installable}"
+            if self.newest_installable
+            else (f"no installable release among the newest {TRIES + 1}")
+        )
         return f"{head}: cannot be installed: {self.why_not}{judged}; {fallback}"
 
 
@@ -82,7 +85,9 @@ def survey(index: Index, registry: Registry | None, project: str, progress: Call
     progress(f"{project} {newest.version}: resolving for Linux x86_64")
     try:
         requires = index.requires(project, newest.version)
-        pins = [f"{r.name}{r.specifier}" for name in PINS_SHOWN if name != project and (r := requirement_of(requires, name))]
+        pins = [
+            f"{r.name}{r.specifier}" for name in PINS_SHOWN if name != project and (r := requirement_of(requires, name))
+        ]
     except QcompatError as exc:  # a source distribution only (gptqmodel): its METADATA exists after a build
         pins = [f"unknown ({exc})"]
     first = installs(index, project, newest.version)
@@ -118,8 +123,10 @@ class Follower:
     def line(self) -> str:
         if self.behind:
             base = self.stack.rsplit("-", 1)[0]
-            return (f"stack {self.stack} pins {self.package} {self.pinned}; the newest installable is "
-                    f"{self.newest_installable}: `nox -s lock -- --bump {base}`")  # fmt: skip
+            return (
+                f"stack {self.stack} pins {self.package} {self.pinned}; the newest installable is "
+                f"{self.newest_installable}: `nox -s lock -- --bump {base}`"
+            )
         return f"stack {self.stack} pins {self.package} {self.pinned}: the newest installable"
 
 
@@ -145,8 +152,12 @@ class Survey:
     moved: list[str]  # what changed since the committed record
 
     def to_dict(self) -> dict[str, Any]:
-        return {"read_on": self.read_on, "projects": {p: asdict(s) for p, s in self.projects.items()},
-                "stacks": [asdict(f) | {"behind": f.behind} for f in self.stacks], "moved": self.moved}  # fmt: skip
+        return {
+            "read_on": self.read_on,
+            "projects": {p: asdict(s) for p, s in self.projects.items()},
+            "stacks": [asdict(f) | {"behind": f.behind} for f in self.stacks],
+            "moved": self.moved,
+        }
 
     def needs_a_person(self) -> list[str]:
         """What exit 1 is for: anything that moved, a following stack behind, an uninstallable release no entry
@@ -180,17 +191,27 @@ def moved(before: dict[str, Any], now: dict[str, ProjectState]) -> list[str]:
             lines.append(f"{project}: not in the record; now {state.newest}")
             continue
         if old.get("newest") != state.newest:
-            lines.append(f"{project} {state.newest} released {state.uploaded} (the record's newest: {old.get('newest')})")
+            lines.append(
+                f"{project} {state.newest} released {state.uploaded} (the record's newest: {old.get('newest')})"
+            )
         if not state.installable and (old.get("newest") != state.newest or old.get("installable")):
             lines.append(f"{project} {state.newest} cannot be installed: {state.why_not}")
         if old.get("newest_installable") != state.newest_installable:
-            lines.append(f"{project}: newest installable release {state.newest_installable} "
-                         f"(the record's: {old.get('newest_installable')})")  # fmt: skip
+            lines.append(
+                f"{project}: newest installable release {state.newest_installable} "
+                f"(the record's: {old.get('newest_installable')})"
+            )
     return lines
 
 
-def run(index: Index, registry: Registry, stacks: dict[str, Any], record: dict[str, Any] | None, read_on: str,
-        progress: Callable[[str], None] = lambda message: None) -> Survey:  # fmt: skip
+def run(
+    index: Index,
+    registry: Registry,
+    stacks: dict[str, Any],
+    record: dict[str, Any] | None,
+    read_on: str,
+    progress: Callable[[str], None] = lambda message: None,
+) -> Survey:
     states = {project: survey(index, registry, project, progress) for project in WATCHED}
     return Survey(read_on, states, followers(stacks, states), moved((record or {}).get("report") or {}, states))
 
@@ -214,5 +235,7 @@ def behind(session: str, probe: dict[str, Any], root=None) -> str | None:
     newest = ((record.report.get("projects") or {}).get(ENGINE.get(device, "")) or {}).get("newest_installable")
     if entry.get("follows") != "vllm" or not version or not newest or Version(version) >= Version(newest):
         return None
-    return (f"{ENGINE[device]} {version} is behind the newest installable {newest} (upstream record of "
-            f"{record.read_on}): nox -s lock -- --bump {session}")  # fmt: skip
+    return (
+        f"{ENGINE[device]} {version} is behind the newest installable {newest} (upstream record of "
+        f"{record.read_on}): nox -s lock -- --bump {session}"
+    )
