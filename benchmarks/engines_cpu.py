@@ -17,13 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from qcompat.suite.greedy import GREEDY
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qcompat.card import recipes
-from qcompat.checkpoint import generation_eos_ids
+from qcompat.checkpoint.local import generation_eos_ids
 from qcompat.fixtures import fixtures_dir, tiny_int4
-
-MAX_TOKENS, TOP_K = 24, 5
+from qcompat.suite.card import recipes
 
 
 def prompts() -> list[str]:
@@ -50,16 +50,17 @@ def bench_vllm(rounds: int) -> None:
             texts = prompts()
             pairs = list(zip(texts, vllm.tokenize(api, name, texts)))
             eos = generation_eos_ids(tiny_int4())
-            vllm.greedy(api, name, pairs, MAX_TOKENS, TOP_K, eos, concurrency=8)
+            vllm.greedy(api, name, pairs, GREEDY.max_new_tokens, GREEDY.top_k, eos, concurrency=8)
             sequential, concurrent = [], []
             for _ in range(rounds):
                 for concurrency, bucket in ((1, sequential), (8, concurrent)):
                     start = time.perf_counter()
-                    vllm.greedy(api, name, pairs, MAX_TOKENS, TOP_K, eos, concurrency=concurrency)
+                    vllm.greedy(api, name, pairs, GREEDY.max_new_tokens, GREEDY.top_k, eos, concurrency=concurrency)
                     bucket.append(time.perf_counter() - start)
             s, c = statistics.median(sequential), statistics.median(concurrent)
             print(
-                f"vllm: {len(pairs)} prompts x {MAX_TOKENS} tokens: sequential {s:.2f} s, concurrent {c:.2f} s "
+                f"vllm: {len(pairs)} prompts x {GREEDY.max_new_tokens} tokens: "
+                f"sequential {s:.2f} s, concurrent {c:.2f} s "
                 f"(medians of {rounds}, alternating): {s / c:.1f}x"
             )
 
@@ -71,9 +72,9 @@ def bench_hf() -> None:
     loaded = hf.load(tiny_int4())
     load_s = time.perf_counter() - start
     start = time.perf_counter()
-    hf.greedy(loaded, prompts(), MAX_TOKENS, TOP_K)
+    hf.greedy(loaded, prompts(), GREEDY.max_new_tokens, GREEDY.top_k)
     print(
-        f"hf: INT4 load {load_s:.1f} s; greedy {len(prompts())} prompts x <= {MAX_TOKENS} tokens "
+        f"hf: INT4 load {load_s:.1f} s; greedy {len(prompts())} prompts x <= {GREEDY.max_new_tokens} tokens "
         f"{time.perf_counter() - start:.1f} s"
     )
 

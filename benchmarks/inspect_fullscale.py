@@ -41,10 +41,10 @@ PEAK_RSS = """
 import re, sys, time
 def hwm():
     return int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
-from qcompat.checkpoint import read_checkpoint
-from qcompat.inspection import profile_for
-from qcompat.layout import run_layout
-from qcompat.numerics import check_numerics
+from qcompat.checkpoint.local import read_checkpoint
+from qcompat.inspection.run import profile_for
+from qcompat.inspection.layout import run_layout
+from qcompat.inspection.numerics import check_numerics
 ckpt = read_checkpoint(sys.argv[1])
 layout = run_layout(ckpt, profile_for(ckpt, None))
 modules = [module for module, _, _ in layout.gptq_modules]
@@ -89,7 +89,7 @@ def header_only(root: Path, rounds: int) -> None:
 
 
 def in_process(root: Path, shards: list[str], rounds: int) -> None:
-    from qcompat.inspection import inspect_checkpoint
+    from qcompat.inspection.run import inspect_checkpoint
 
     def bare() -> None:
         for path in shards:

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from qcompat.engines.server import gpu_holders, leftover_groups, stop_group
+from qcompat.engines.processes import gpu_holders, leftover_groups, stop_group
 
 
 def main(argv: list[str] | None = None) -> int:

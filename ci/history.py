@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from qcompat.errors import QcompatError
-from qcompat.results import first_started, load_all
+from qcompat.results.files import first_started, load_all
 
 
 def night_of(directory: Path) -> str:

@@ -21,6 +21,9 @@ tools() {
   export PATH="$CI_VENV/bin:$PATH"
 }
 
+# The sessions a job's gate requires (stacks/sessions.toml), space-separated results names.
+required_sessions() { python -m qcompat.env.sessions required "$1" | tr ',' ' '; }
+
 # A GPU job never falls back to the embedded tiny checkpoint.
 require_checkpoint() {
   if [ -z "${QCOMPAT_CHECKPOINT:-}" ]; then

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 
-from qcompat.results import session_name
+from qcompat.env.sessions import session_name
 
 MERGED_BY_THE_FINAL_JOB = {"report"}
 

@@ -18,10 +18,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from qcompat.card import recipes
-from qcompat.engines.server import gpu_holders
+from qcompat.engines.processes import gpu_holders
+from qcompat.env.probe import Gpu, driver_cuda, probe
 from qcompat.errors import QcompatError
-from qcompat.stack import Gpu, driver_cuda, probe
+from qcompat.suite.card import recipes
 
 EXIT_OK, EXIT_UNUSABLE = 0, 2
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,17 +40,17 @@ class Check:
 def checkpoint_check(name: str, variable: str, spec: str | None, what: str) -> Check:
     if not spec:
         return Check(name, False, f"{variable} is not set: name {what} (a directory or ORG/NAME@REVISION)")
-    from qcompat.hub import is_repo_spec
-    from qcompat.inspection import profile_for
+    from qcompat.checkpoint.hub import is_repo_spec
+    from qcompat.inspection.run import profile_for
 
     try:
         if not Path(spec).exists() and is_repo_spec(spec):
-            from qcompat.remote import read_remote
+            from qcompat.checkpoint.remote import read_remote
 
             checkpoint, fetched = read_remote(spec)
             where = f"{spec}, header-only from the Hub ({fetched.bytes:,} bytes)"
         else:
-            from qcompat.checkpoint import read_checkpoint
+            from qcompat.checkpoint.local import read_checkpoint
 
             checkpoint = read_checkpoint(spec)
             where = str(checkpoint.root)

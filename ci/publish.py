@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
+from qcompat.checkpoint.hub import COMMIT, hub_errors, split_spec
 from qcompat.errors import QcompatError
-from qcompat.hub import COMMIT, hub_errors, split_spec
 
 
 def main() -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qcompat.architecture import text_architecture
+from qcompat.checkpoint.architecture import text_architecture
 from selftests.support.published_layout import config
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from qcompat.engines.server import MARK, group_members
+from qcompat.engines.processes import MARK, group_members
 from selftests.support.published_layout import write_checkpoint
 from selftests.test_report_gate import SERVE, write
 
@@ -40,6 +40,8 @@ def repo(tmp_path: Path) -> Path:
     """The ci/ scripts in a folder of their own: what they write (results/, the summary) stays in the test's."""
     root = tmp_path / "repo"
     shutil.copytree(REPO / "ci", root / "ci")
+    (root / "stacks").mkdir()
+    shutil.copy(REPO / "stacks" / "sessions.toml", root / "stacks" / "sessions.toml")  # which sessions a gate needs
     (tmp_path / "bin").mkdir()
     smi = tmp_path / "bin" / "nvidia-smi"
     smi.write_text(FAKE_NVIDIA_SMI)

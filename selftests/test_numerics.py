@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qcompat import gptq
-from qcompat.checkpoint import read_checkpoint
-from qcompat.findings import Severity
-from qcompat.inspection import inspect_checkpoint
+from qcompat.checkpoint import gptq
+from qcompat.checkpoint.local import read_checkpoint
+from qcompat.inspection.findings import Severity
+from qcompat.inspection.run import inspect_checkpoint
 from selftests.support.planting import edit_tensors
 from selftests.support.safetensors_file import Entry
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from qcompat.engines.greedy import Greedy
 from qcompat.errors import QcompatError
-from qcompat.parity import GOLDEN_FORMAT, Golden, Greedy, compare, compare_all
+from qcompat.results.parity import GOLDEN_FORMAT, Golden, compare, compare_all
 
 PROMPT_IDS = [2, 10, 11]
 
@@ -168,7 +169,7 @@ def test_goldens_of_two_engines_save_side_by_side(tmp_path: Path):
 
 
 def test_the_committed_goldens_load_for_the_checkpoints_they_name():
-    from qcompat.checkpoint import identity, read_checkpoint
+    from qcompat.checkpoint.local import identity, read_checkpoint
     from qcompat.fixtures import fixtures_dir, tiny_bf16, tiny_int4
 
     for engine, checkpoint in (("hf-int4", tiny_int4()), ("hf-bf16", tiny_bf16())):

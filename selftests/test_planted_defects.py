@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from qcompat.cli import main
-from qcompat.findings import Severity
-from qcompat.inspection import inspect_checkpoint
+from qcompat.inspection.findings import Severity
+from qcompat.inspection.run import inspect_checkpoint
 from selftests.support.planting import edit_config, edit_quantization, edit_tensors, shard
 from selftests.support.safetensors_file import Entry
 
@@ -392,7 +392,7 @@ def test_planted_config_defect_is_named_by_its_rule_against_the_tiny_profile(pla
 
 
 def test_every_error_rule_fires_on_some_planted_defect():
-    from qcompat.layout import RULES
+    from qcompat.inspection.layout import RULES
     from selftests.test_layout_bounds import SIZE_RULES
 
     fired = {rule for rules in [*DEFECTS.values(), *TINY_PROFILE_DEFECTS.values()] for rule in rules} | SIZE_RULES

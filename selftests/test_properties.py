@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from qcompat import gptq
-from qcompat.checkpoint import read_checkpoint
+from qcompat.checkpoint import gptq
+from qcompat.checkpoint.local import read_checkpoint
 from qcompat.errors import CheckpointError
 
 nibbles = st.integers(1, 4).flatmap(

@@ -11,11 +11,11 @@ import yaml
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from qcompat import provenance
 from qcompat.cli import main
 from qcompat.errors import QcompatError
 from qcompat.fixtures import fixtures_dir
-from qcompat.registry import read_yaml
+from qcompat.registry import provenance, provenance_record
+from qcompat.registry.load import read_yaml
 
 REGISTRY = fixtures_dir() / "known_issues.yaml"
 RECORD = fixtures_dir() / "known_issues.provenance.yaml"
@@ -36,7 +36,7 @@ def entry(raw: dict, name: str) -> dict:
 
 
 def replayed(raw: dict, record: dict) -> list[str]:
-    reports = provenance.check_registry(raw, provenance.Recorded(record))
+    reports = provenance.check_registry(raw, provenance_record.RecordedWheels(record))
     return [line for report in reports for line in report.failures()]
 
 
@@ -47,7 +47,7 @@ def failures(raw: dict, record: dict) -> list[str]:
 
 
 def test_every_entry_and_behaviour_has_provenance_recorded_for_its_current_version(raw, record):
-    assert provenance.stale(raw, record) == []
+    assert provenance_record.stale(raw, record) == []
 
 
 UNPUBLISHED_PIN = "found unresolvable: vllm 0.34.0 pins flashinfer-python==0.7.3, which the index does not have"
@@ -228,7 +228,7 @@ def test_a_boundary_moved_past_the_fix_fails_where_the_fix_is_already_present(ra
 def test_an_entry_changed_since_its_record_must_be_checked_again(raw, record):
     planted = copy.deepcopy(raw)
     entry(planted, "flashinfer-sampler-jit-sm120")["affected"]["vllm"] = ">=0.23"
-    (reason,) = provenance.stale(planted, record)
+    (reason,) = provenance_record.stale(planted, record)
     assert reason.startswith(
         "flashinfer-sampler-jit-sm120: its provenance was recorded for another version of the entry"
     )
@@ -238,7 +238,7 @@ def test_an_entry_changed_since_its_record_must_be_checked_again(raw, record):
 def test_an_entry_without_claims_is_named(raw, record):
     planted = copy.deepcopy(raw)
     del entry(planted, "flashinfer-sampler-disabled")["provenance"]
-    assert provenance.stale(planted, record) == [
+    assert provenance_record.stale(planted, record) == [
         "flashinfer-sampler-disabled: no provenance claims (where does its text come from?)"
     ]
     assert "flashinfer-sampler-disabled: no provenance claims (where does its text come from?)" in failures(
@@ -247,7 +247,7 @@ def test_an_entry_without_claims_is_named(raw, record):
 
 
 def test_the_record_refuses_a_file_it_did_not_read(record):
-    source = provenance.Recorded(record)
+    source = provenance_record.RecordedWheels(record)
     with pytest.raises(QcompatError, match=r"did not read vllm/envs.py in vllm 0.33.0"):
         source.read("vllm", Version("0.33.0"), "vllm/envs.py")
 
@@ -301,7 +301,7 @@ def test_the_cli_says_which_file_when_the_registry_is_unreadable(tmp_path: Path,
 
 
 def test_an_unreachable_index_is_an_unusable_environment_not_a_wrong_registry(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr("qcompat.wheels.INDEX", "http://127.0.0.1:9/simple/{project}/")
+    monkeypatch.setattr("qcompat.registry.wheels.INDEX", "http://127.0.0.1:9/simple/{project}/")
     monkeypatch.setenv("QCOMPAT_WHEEL_CACHE", str(tmp_path / "wheels"))
     assert main(["provenance"]) == 2
     assert "cannot read the PyPI index of" in capsys.readouterr().err

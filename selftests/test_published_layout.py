@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from qcompat.findings import Severity
-from qcompat.inspection import inspect_checkpoint
+from qcompat.inspection.findings import Severity
+from qcompat.inspection.run import inspect_checkpoint
 from selftests.support.published_layout import write_checkpoint
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from qcompat import gptq
-from qcompat.checkpoint import read_checkpoint
+from qcompat.checkpoint import gptq
+from qcompat.checkpoint.local import read_checkpoint
+from qcompat.checkpoint.tensors import as_float32, mapped
 from qcompat.fixtures import tiny_bf16, tiny_int4
-from qcompat.tensordata import as_float32, mapped
 
 
 def test_reference_rtn_gives_every_packed_tensor_of_the_tiny_int4():

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from qcompat.env.probe import Gpu, Stack, parse_cpuinfo
 from qcompat.fixtures import fixtures_dir
-from qcompat.registry import OBSERVED_PHASE, default_registry, judge, root_cause
-from qcompat.stack import Gpu, Stack, parse_cpuinfo
-from tests.expectations import CHECKS
+from qcompat.registry.forensics import root_cause
+from qcompat.registry.issues import OBSERVED_PHASE, judge
+from qcompat.registry.load import default_registry
+from qcompat.suite.expectations import CHECKS
 
 LOGS = fixtures_dir() / "logs"
 REGISTRY = default_registry()
@@ -229,7 +231,7 @@ def test_root_cause_without_any_error_line_is_the_last_line():
 
 def test_registry_naming_a_cpu_flag_the_probe_does_not_record_is_refused(tmp_path: Path):
     from qcompat.errors import QcompatError
-    from qcompat.registry import load_registry
+    from qcompat.registry.load import load_registry
 
     bad = tmp_path / "issues.yaml"
     bad.write_text(
@@ -242,7 +244,7 @@ def test_registry_naming_a_cpu_flag_the_probe_does_not_record_is_refused(tmp_pat
 
 def test_registry_with_a_bad_range_is_refused(tmp_path: Path):
     from qcompat.errors import QcompatError
-    from qcompat.registry import load_registry
+    from qcompat.registry.load import load_registry
 
     bad = tmp_path / "issues.yaml"
     bad.write_text(

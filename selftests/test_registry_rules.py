@@ -10,17 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from qcompat.env.probe import Cpu, Gpu, Stack
 from qcompat.errors import QcompatError
-from qcompat.registry import (
-    Registry,
-    checkpoint_facts,
-    hardware_matches,
-    judge,
-    load_registry,
-    root_cause,
-    versions_match,
-)
-from qcompat.stack import Cpu, Gpu, Stack
+from qcompat.registry.forensics import root_cause
+from qcompat.registry.issues import Registry, checkpoint_facts, hardware_matches, judge, versions_match
+from qcompat.registry.load import load_registry
 
 ENTRY = {
     "id": "x",
@@ -230,7 +224,7 @@ def test_telling_line_of_blank_output_says_there_was_none():
 
 
 def test_checkpoint_facts_are_the_quantization_config_and_the_head_dim_layout(tiny: Path):
-    from qcompat.checkpoint import read_checkpoint
+    from qcompat.checkpoint.local import read_checkpoint
 
     facts = checkpoint_facts(read_checkpoint(tiny))
     assert (facts["quant_method"], facts["bits"], facts["heterogeneous_head_dims"]) == ("gptq", 4, True)
@@ -238,7 +232,7 @@ def test_checkpoint_facts_are_the_quantization_config_and_the_head_dim_layout(ti
 
 
 def test_a_gptq_packed_attention_projection_is_a_checkpoint_fact(tiny_copy: Path):
-    from qcompat.checkpoint import read_checkpoint
+    from qcompat.checkpoint.local import read_checkpoint
     from selftests.test_planted_defects import quantized_attention
 
     quantized_attention(tiny_copy)

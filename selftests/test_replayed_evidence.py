@@ -9,11 +9,13 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from qcompat.checkpoint import read_checkpoint
+from qcompat.checkpoint.local import read_checkpoint
+from qcompat.env.probe import Stack, parse_cpuinfo
 from qcompat.fixtures import fixtures_dir
-from qcompat.registry import checkpoint_facts, default_registry, judge, root_cause
-from qcompat.stack import Stack, parse_cpuinfo
-from tests.expectations import CHECKS
+from qcompat.registry.forensics import root_cause
+from qcompat.registry.issues import checkpoint_facts, judge
+from qcompat.registry.load import default_registry
+from qcompat.suite.expectations import CHECKS
 
 REPLAYS = fixtures_dir() / "logs" / "replays"
 CASES = yaml.safe_load((REPLAYS / "replays.yaml").read_text())

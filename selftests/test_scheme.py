@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qcompat.quantconfig import QuantConfig
-from qcompat.scheme import declared
+from qcompat.checkpoint.quantconfig import QuantConfig
+from qcompat.checkpoint.scheme import declared
 
 
 def scheme_of(**values):

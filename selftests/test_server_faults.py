@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from qcompat.engines.server import Server, ServerError, ServerSpec, process_cmdline, process_environ
+from qcompat.engines.processes import process_cmdline, process_environ
+from qcompat.engines.server import Server, ServerError, ServerSpec
 from qcompat.errors import QcompatError
 
 FAULT_SERVER = Path(__file__).parent / "support" / "fault_server.py"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from qcompat.env.probe import Cpu, Gpu, Stack, parse_cpuinfo, parse_nvcc, parse_nvidia_smi, probe
 from qcompat.fixtures import fixtures_dir
-from qcompat.stack import Cpu, Gpu, Stack, parse_cpuinfo, parse_nvcc, parse_nvidia_smi, probe
 
 
 def test_nvidia_smi_csv_gives_name_capability_and_driver():
@@ -79,7 +79,7 @@ def _executable(path):
 
 
 def test_nvcc_is_found_where_vllm_looks_cuda_home_first_then_the_path_then_usr_local_cuda(tmp_path):
-    from qcompat.stack import find_nvcc
+    from qcompat.env.probe import find_nvcc
 
     home = _executable(tmp_path / "cuda-13.0" / "bin" / "nvcc")
     elsewhere = _executable(tmp_path / "opt" / "bin" / "nvcc")

@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qcompat.layout import RULES
+from qcompat.inspection.layout import RULES
+from qcompat.suite.rules import CONSULTED
 from selftests.test_planted_defects import mlp_linear_left_bf16, v_proj_on_full_layer
-from tests.checkpoint.rules import CONSULTED
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from qcompat import sweep
 from qcompat.cli import main
-from qcompat.registry import default_registry
+from qcompat.registry.load import default_registry
+from qcompat.results import sweep
 from selftests.test_report_gate import write
 
 SERVES = "tests/vllm/test_sweep.py::test_release_serves_as_the_registry_expects[{}]"

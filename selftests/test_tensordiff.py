@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qcompat.checkpoint import read_checkpoint
-from qcompat.tensordata import as_float32
-from qcompat.tensordiff import BIT_EXACT, compare
+from qcompat.checkpoint.local import read_checkpoint
+from qcompat.checkpoint.tensors import as_float32
+from qcompat.inspection.tensordiff import BIT_EXACT, compare
 from selftests.support.planting import copy_checkpoint, edit_tensors
 from selftests.support.safetensors_file import Entry
 

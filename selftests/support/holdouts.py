@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qcompat.tensordata import as_float32
+from qcompat.checkpoint.tensors import as_float32
 from selftests.support.safetensors_file import Entry, read, write
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -66,8 +66,8 @@ def quantize_attention_output(root: Path) -> list[str]:
     checkpoint that is no longer MLP-only and that vLLM still loads. Returns the quantized module names."""
     import numpy as np
 
-    from qcompat.gptq import quantize_rtn_full_range
-    from qcompat.tensordata import as_float32
+    from qcompat.checkpoint.gptq import quantize_rtn_full_range
+    from qcompat.checkpoint.tensors import as_float32
 
     group = 128
     quantized = []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qcompat import gptq
+from qcompat.checkpoint import gptq
 from selftests.support.safetensors_file import Entry, write
 
 HIDDEN, INTERMEDIATE, LAYERS, HEADS, KV, HEAD_DIM, GLOBAL_HEAD_DIM, VOCAB, GROUP = (

@@ -8,7 +8,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from qcompat.checkpoint import DTYPE_BYTES
+from qcompat.checkpoint.local import DTYPE_BYTES
 
 
 @dataclass

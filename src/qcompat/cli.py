@@ -109,35 +109,45 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _known_issues(checkpoint, key: str) -> list[str]:
+    """The registry's lines for a checkpoint lacking a config key; the registry is read only when a finding asks."""
+    from qcompat.registry.load import known_issues_lacking
+
+    return known_issues_lacking(checkpoint, key)
+
+
 def _inspect(args: argparse.Namespace) -> int:
-    from qcompat.inspection import inspect_checkpoint
+    from qcompat.inspection.run import inspect_checkpoint
 
     path = args.path or tiny_int4()
+    options = {"remote": args.remote, "known_issues": _known_issues}
     if args.json:
-        result = inspect_checkpoint(path, args.profile, args.numerics, remote=args.remote)
+        result = inspect_checkpoint(path, args.profile, args.numerics, **options)
         print(json.dumps(result.to_dict(), indent=2))
         return EXIT_OK if result.ok else EXIT_FAILED
     from rich.console import Console
 
-    from qcompat.summary import render
+    from qcompat.inspection.render import render
 
     if args.numerics:
         with Console(stderr=True).status("numerics") as status:
             result = inspect_checkpoint(
-                path, args.profile, True, lambda module: status.update(f"numerics: {module}"), remote=args.remote
+                path, args.profile, True, lambda module: status.update(f"numerics: {module}"), **options
             )
     else:
-        result = inspect_checkpoint(path, args.profile, remote=args.remote)
+        result = inspect_checkpoint(path, args.profile, **options)
     render(result, Console())
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def _expect(args: argparse.Namespace) -> int:
-    from qcompat.checkpoint import read_checkpoint
-    from qcompat.expect import expect, impossible, plan
-    from qcompat.registry import checkpoint_facts, default_registry
-    from qcompat.stack import probe
-    from qcompat.upstream.requirements import default_lookup
+    from qcompat.checkpoint.local import read_checkpoint
+    from qcompat.env.probe import probe
+    from qcompat.registry.expect import expect, plan
+    from qcompat.registry.expect_render import as_json
+    from qcompat.registry.issues import checkpoint_facts
+    from qcompat.registry.load import default_registry
+    from qcompat.upstream.requirements import default_lookup, impossible
 
     checkpoint = read_checkpoint(args.checkpoint or tiny_int4())
     versions = {name: getattr(args, name) for name in PLANNED_PACKAGES}
@@ -158,80 +168,58 @@ def _expect(args: argparse.Namespace) -> int:
     result = expect(default_registry(), planned, facts)
     result.unread = unread
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "stack": planned.stack.to_dict(),
-                    "probed": planned.probed,
-                    "env": planned.env,
-                    "checkpoint": str(checkpoint.root),
-                    "facts": facts,
-                    "failures": [
-                        {"id": i.id, "title": i.title, "phase": i.phase, "workaround": i.workaround, "links": i.links}
-                        for i in result.failures
-                    ],
-                    "behaviours": [
-                        {"id": b["id"], "title": b.get("title", ""), "log": b["log"]} for b in result.behaviours
-                    ],
-                    "not_judged": result.not_judged,
-                    "requirements_not_checked": result.unread,
-                    "not_installable": [
-                        {"id": i.id, "title": i.title, "workaround": i.workaround} for i in result.install
-                    ],
-                },
-                indent=2,
-                default=str,
-            )
-        )
+        print(json.dumps(as_json(planned, checkpoint.root, facts, result), indent=2, default=str))
         return result.exit_code
-    from qcompat.expect_text import lines
+    from qcompat.registry.expect_render import lines
 
     print("\n".join(lines(planned, checkpoint.root, facts, result)))
     return result.exit_code
 
 
 def _report(args: argparse.Namespace) -> int:
-    from qcompat import report, results
+    from qcompat.results import files, matrix
+    from qcompat.results.gate import gate
 
     if args.history and not args.html:
         raise QcompatError("--history is shown in the HTML page only: give --html FILE too")
-    sessions = results.load_all(Path(args.results))
-    table = report.matrix(sessions)
+    sessions = files.load_all(Path(args.results))
+    table = matrix.matrix(sessions)
     if args.html:
-        from qcompat.report_html import Run, page, run_label
+        from qcompat.results.html import Run, page, run_label
 
         history = []
         for directory in args.history:
-            earlier = report.matrix(results.load_all(Path(directory)))
+            earlier = matrix.matrix(files.load_all(Path(directory)))
             history.append(Run(run_label(earlier, directory), earlier))
         Path(args.html).write_text(page(table, history))
         print(f"wrote {args.html} ({len(history)} earlier runs)", file=sys.stderr)
     if args.json:
         print(json.dumps(table, indent=2))
     elif args.markdown:
-        print(report.markdown(table))
+        print(matrix.markdown(table))
     elif args.full:
         from rich.console import Console
 
-        report.render(table, Console(width=None if sys.stdout.isatty() else 220))
+        matrix.render(table, Console(width=None if sys.stdout.isatty() else 220))
     else:
-        print("\n".join(report.brief(table, report.gate(sessions, []))))
+        print("\n".join(matrix.brief(table, gate(sessions, []))))
     return EXIT_OK
 
 
 def _gate(args: argparse.Namespace) -> int:
-    from qcompat import report, results
+    from qcompat.results.files import load_all
+    from qcompat.results.gate import gate
 
     required = [name for name in args.require.split(",") if name]
-    tonight = results.load_all(Path(args.results))
+    tonight = load_all(Path(args.results))
     pairs = []
     if args.baseline:
-        from qcompat.session_parity import against_baseline, runs_of
+        from qcompat.results.session_parity import against_baseline, runs_of
 
-        pairs, missing = against_baseline(runs_of(tonight), runs_of(results.load_all(Path(args.baseline))))
+        pairs, missing = against_baseline(runs_of(tonight), runs_of(load_all(Path(args.baseline))))
         for line in [pair.line() for pair in pairs] + missing:
             print(f"gate: baseline: {line}")
-    reasons = report.gate(tonight, required, pairs)
+    reasons = gate(tonight, required, pairs)
     for reason in reasons:
         print(f"gate: {reason}")
     print("gate: FAILED" if reasons else f"gate: passed ({', '.join(required) or 'no required sessions'})")
@@ -239,7 +227,7 @@ def _gate(args: argparse.Namespace) -> int:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from qcompat.hub import download, source
+    from qcompat.checkpoint.hub import download, source
 
     snapshot = download(args.spec)
     print(f"{snapshot}  (commit {source(args.spec, snapshot)['commit']})")
@@ -247,16 +235,16 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _provenance(args: argparse.Namespace) -> int:
-    from qcompat import provenance
     from qcompat.fixtures import fixtures_dir
-    from qcompat.registry import read_yaml
+    from qcompat.registry import provenance, provenance_record
+    from qcompat.registry.load import read_yaml
 
     path = Path(args.registry) if args.registry else fixtures_dir() / "known_issues.yaml"
     raw = read_yaml(path)
     if args.replay:
-        source = provenance.Recorded(read_yaml(Path(args.replay)))
+        source = provenance_record.RecordedWheels(read_yaml(Path(args.replay)))
     else:
-        from qcompat.wheels import PyPI
+        from qcompat.registry.wheels import PyPI
 
         source = PyPI(Path(args.cache) if args.cache else None)
     reports = provenance.check_registry(raw, source, progress=lambda m: print(m, file=sys.stderr))
@@ -273,15 +261,15 @@ def _provenance(args: argparse.Namespace) -> int:
     if args.write:
         import yaml
 
-        data = provenance.record(reports, source, str(path.name))
+        data = provenance_record.record(reports, source, str(path.name))
         Path(args.write).write_text(yaml.safe_dump(data, sort_keys=False, width=120, allow_unicode=True))
         print(f"provenance: recorded in {args.write}")
     return EXIT_FAILED if failures else EXIT_OK
 
 
 def _sweep_table(args: argparse.Namespace) -> int:
-    from qcompat import sweep
-    from qcompat.registry import default_registry
+    from qcompat.registry.load import default_registry
+    from qcompat.results import sweep
 
     registry = default_registry()
     swept = sweep.releases(Path(args.results))
@@ -296,53 +284,23 @@ def _sweep_table(args: argparse.Namespace) -> int:
 
 
 def _record_not_run(args: argparse.Namespace) -> int:
-    from qcompat import results
-    from qcompat.stack import probe
+    from qcompat.env.probe import probe
+    from qcompat.env.sessions import session_name
+    from qcompat.results import files
 
-    session = results.session_name(args.session)
+    session = session_name(args.session)
     path = Path(args.results or f"results/{session}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results.not_run(session, args.reason, probe().to_dict()), indent=2) + "\n")
+    files.write(path, files.not_run(session, args.reason, probe().to_dict()))
     print(f"{args.session}: not run: {args.reason} ({path})")
     return EXIT_OK
 
 
 def _upstream(args: argparse.Namespace) -> int:
-    import datetime
-    import tomllib
-
-    from qcompat.fixtures import fixtures_dir
-    from qcompat.registry import default_registry, read_yaml
-    from qcompat.upstream import index, watch
+    from qcompat.upstream.watch import survey_index
 
     progress = (lambda message: None) if args.json else (lambda message: print(message, file=sys.stderr))
-    stacks_path = Path(args.stacks)
-    try:
-        stacks = tomllib.loads(stacks_path.read_text()) if stacks_path.is_file() else {}
-    except tomllib.TOMLDecodeError as exc:
-        raise QcompatError(f"{stacks_path}: {exc}") from None
-    if not stacks:
-        progress(f"{stacks_path}: no pinned stacks to hold against the releases")
-    record_path = Path(args.record) if args.record else fixtures_dir() / "upstream.yaml"
-    record = read_yaml(record_path) if record_path.is_file() else None
-    if args.replay:
-        source = index.Recorded(read_yaml(Path(args.replay)), args.replay)
-        read_on = source.read_on
-    else:
-        from qcompat.upstream.resolver import uv_resolver
-        from qcompat.wheels import PyPI
-
-        source = index.Recording(index.Live(PyPI(progress=progress), uv_resolver()))
-        read_on = datetime.date.today().isoformat()
-    survey = watch.run(source, default_registry(), stacks, record, read_on, progress)
-    if args.write:
-        if not isinstance(source, index.Recording):
-            raise QcompatError("--write records a live reading of the index: drop --replay")
-        import yaml
-
-        data = source.record(datetime.date.fromisoformat(read_on), survey.to_dict())
-        Path(args.write).write_text(yaml.safe_dump(data, sort_keys=False, width=120, allow_unicode=True))
-        progress(f"upstream: recorded in {args.write}")
+    paths = [Path(given) if given else None for given in (args.record, args.replay, args.write)]
+    survey = survey_index(Path(args.stacks), *paths, progress)
     attention = survey.needs_a_person()
     if args.json:
         print(json.dumps(survey.to_dict() | {"needs_a_person": attention}, indent=2))

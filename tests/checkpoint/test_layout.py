@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qcompat.card import recipes
-from tests.checkpoint.rules import broken, consults
+from qcompat.suite.card import recipes
+from qcompat.suite.rules import broken, consults
 
 pytestmark = pytest.mark.static
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from qcompat.grouping import group
-from qcompat.layout import run_layout
-from qcompat.numerics import RULES, check_numerics
+from qcompat.inspection.grouping import group
+from qcompat.inspection.layout import run_layout
+from qcompat.inspection.numerics import RULES, check_numerics
 
 pytestmark = pytest.mark.numerics
 

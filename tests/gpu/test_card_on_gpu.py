@@ -7,19 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from qcompat.card import recipes
-from qcompat.checkpoint import read_checkpoint
+from qcompat.checkpoint.local import read_checkpoint
 from qcompat.engines import vllm
-from qcompat.engines.server import Server, ServerSpec, process_cmdline, process_environ
-from qcompat.gpu_claims import (
+from qcompat.engines.processes import process_cmdline, process_environ
+from qcompat.engines.server import Server, ServerSpec
+from qcompat.registry.issues import checkpoint_facts
+from qcompat.registry.load import default_registry
+from qcompat.registry.sampler import (
     MODEL_LOAD_LIMIT_GIB,
     SAMPLER_SETTINGS,
     model_loading_gib,
     sampler_env,
     sampler_expectation,
 )
-from qcompat.registry import checkpoint_facts, default_registry
-from tests.expectations import CHECKS
+from qcompat.suite.card import recipes
+from qcompat.suite.expectations import CHECKS
 
 pytestmark = [pytest.mark.gpu, pytest.mark.vllm]
 
@@ -60,7 +62,7 @@ def test_model_loads_in_about_11_gib(cuda, serving, vllm_server):
 def test_flashinfer_sampler_setting_behaves_as_the_registry_says(
     setting, sm120, checkpoint_path, prompts, log_dir, record_property
 ):
-    from tests.serving import serve
+    from qcompat.suite.serving import serve
 
     facts = checkpoint_facts(read_checkpoint(checkpoint_path))
     expectation = sampler_expectation(default_registry(), sm120, setting, CHECKS["gpu.flashinfer_sampler"], facts)
@@ -74,7 +76,7 @@ def test_flashinfer_sampler_setting_behaves_as_the_registry_says(
         among="gpu.flashinfer_sampler",
     )
     verdict = served.verdict
-    record_property("verdict", verdict.label)
+    record_property("verdict", verdict.fields)
     if verdict.kind in ("new-failure", "unexpected-pass"):
         pytest.fail(f"{SAMPLER_SETTINGS[setting]=}: expected {expectation.describe}; {verdict.message}", pytrace=False)
     if verdict.kind == "passed" and expectation.log is not None:

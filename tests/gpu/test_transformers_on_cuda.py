@@ -6,19 +6,19 @@ import importlib.util
 
 import pytest
 
-from tests.goldens import check_against_golden, stack_versions
+from qcompat.suite.goldens import check_against_golden, stack_versions
+from qcompat.suite.greedy import GREEDY
 
 pytestmark = [pytest.mark.gpu, pytest.mark.transformers]
 
-MAX_NEW_TOKENS, TOP_K = 24, 5
 MLP_LINEARS = ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
 
 
 def test_bf16_base_greedy_on_cuda_matches_the_hf_golden(cuda, base_path, prompts, pytestconfig, notes):
-    from qcompat.checkpoint import identity, read_checkpoint
+    from qcompat.checkpoint.local import identity, read_checkpoint
     from qcompat.engines import hf
 
-    results = hf.greedy(hf.load(base_path, device="cuda"), prompts, MAX_NEW_TOKENS, TOP_K)
+    results = hf.greedy(hf.load(base_path, device="cuda"), prompts, GREEDY.max_new_tokens, GREEDY.top_k)
     check_against_golden(
         pytestconfig,
         results,
@@ -26,8 +26,8 @@ def test_bf16_base_greedy_on_cuda_matches_the_hf_golden(cuda, base_path, prompts
         golden_engine="hf-bf16",
         identity=identity(read_checkpoint(base_path)),
         stack=stack_versions("torch", "transformers"),
-        max_new_tokens=MAX_NEW_TOKENS,
-        top_k=TOP_K,
+        max_new_tokens=GREEDY.max_new_tokens,
+        top_k=GREEDY.top_k,
         notes=notes,
     )
 
@@ -43,7 +43,7 @@ def test_int4_greedy_on_cuda_matches_the_hf_golden(
     kernels = loaded.class_counts(MLP_LINEARS)
     notes.append("gptqmodel CUDA kernels: " + ", ".join(f"{n} x {k}" for k, n in sorted(kernels.items())))
     assert "Linear" not in kernels, f"MLP linears left unquantized on CUDA: {dict(kernels)}"
-    results = hf.greedy(loaded, prompts, MAX_NEW_TOKENS, TOP_K)
+    results = hf.greedy(loaded, prompts, GREEDY.max_new_tokens, GREEDY.top_k)
     check_against_golden(
         pytestconfig,
         results,
@@ -51,7 +51,7 @@ def test_int4_greedy_on_cuda_matches_the_hf_golden(
         golden_engine="hf-int4",
         identity=checkpoint_identity,
         stack=stack_versions("torch", "transformers", "gptqmodel"),
-        max_new_tokens=MAX_NEW_TOKENS,
-        top_k=TOP_K,
+        max_new_tokens=GREEDY.max_new_tokens,
+        top_k=GREEDY.top_k,
         notes=notes,
     )

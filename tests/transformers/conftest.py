@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 
-MAX_NEW_TOKENS = 24
-TOP_K = 5
+from qcompat.suite.greedy import GREEDY
 
 
 @pytest.fixture(scope="session")
@@ -26,18 +25,18 @@ def hf_base(base_path: Path):
 def hf_int4_greedy(hf_int4, prompts):
     from qcompat.engines import hf
 
-    return hf.greedy(hf_int4, prompts, MAX_NEW_TOKENS, TOP_K)
+    return hf.greedy(hf_int4, prompts, GREEDY.max_new_tokens, GREEDY.top_k)
 
 
 @pytest.fixture(scope="session")
 def hf_base_greedy(hf_base, prompts):
     from qcompat.engines import hf
 
-    return hf.greedy(hf_base, prompts, MAX_NEW_TOKENS, TOP_K)
+    return hf.greedy(hf_base, prompts, GREEDY.max_new_tokens, GREEDY.top_k)
 
 
 @pytest.fixture(scope="session")
 def hf_stack() -> dict[str, str]:
-    from tests.goldens import stack_versions
+    from qcompat.suite.goldens import stack_versions
 
     return stack_versions("torch", "transformers", "gptqmodel", "optimum", "auto-round")

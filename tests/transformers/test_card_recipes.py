@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from qcompat.card import recipes
+from qcompat.suite.card import recipes
 
 pytestmark = pytest.mark.transformers
 
@@ -59,8 +59,8 @@ def test_card_reproduce_command_gives_this_checkpoint_bit_exactly(
     checkpoint_path: Path, base_path: Path, tmp_path: Path, stack, notes
 ):
     """Packed tensors bit for bit; kept tensors by value, since the CPU decides auto-round's float dtype."""
-    from qcompat.checkpoint import read_checkpoint
-    from qcompat.tensordiff import compare
+    from qcompat.checkpoint.local import read_checkpoint
+    from qcompat.inspection.tensordiff import compare
 
     command = [
         *_auto_round(),

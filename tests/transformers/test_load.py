@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.goldens import check_against_golden, record_greedy
-from tests.transformers.conftest import MAX_NEW_TOKENS, TOP_K
+from qcompat.suite.goldens import check_against_golden, record_greedy
+from qcompat.suite.greedy import GREEDY
 
 pytestmark = pytest.mark.transformers
 
@@ -40,7 +40,7 @@ def test_greedy_reproduces_the_memorized_sentences(hf_int4_greedy, memorized):
 
 
 def test_int4_greedy_matches_the_bf16_base(hf_int4_greedy, hf_base_greedy, notes):
-    from qcompat.parity import compare_all
+    from qcompat.results.parity import compare_all
 
     summary = compare_all(hf_base_greedy, hf_int4_greedy)
     notes.append("HF INT4 vs HF BF16 base: " + summary.text().splitlines()[0])
@@ -55,14 +55,14 @@ def test_int4_greedy_matches_its_golden(pytestconfig, hf_int4_greedy, checkpoint
         golden_engine="hf-int4",
         identity=checkpoint_identity,
         stack=hf_stack,
-        max_new_tokens=MAX_NEW_TOKENS,
-        top_k=TOP_K,
+        max_new_tokens=GREEDY.max_new_tokens,
+        top_k=GREEDY.top_k,
         notes=notes,
     )
 
 
 def test_bf16_base_greedy_matches_its_golden(pytestconfig, hf_base_greedy, base_path, hf_stack, notes):
-    from qcompat.checkpoint import identity, read_checkpoint
+    from qcompat.checkpoint.local import identity, read_checkpoint
 
     check_against_golden(
         pytestconfig,
@@ -71,8 +71,8 @@ def test_bf16_base_greedy_matches_its_golden(pytestconfig, hf_base_greedy, base_
         golden_engine="hf-bf16",
         identity=identity(read_checkpoint(base_path)),
         stack=hf_stack,
-        max_new_tokens=MAX_NEW_TOKENS,
-        top_k=TOP_K,
+        max_new_tokens=GREEDY.max_new_tokens,
+        top_k=GREEDY.top_k,
         notes=notes,
     )
 
@@ -82,19 +82,19 @@ def test_the_legacy_controls_bf16_twin_reproduces_the_memorized_sentences(
 ):
     """The equal-head-dims BF16 twin, which the legacy session serves as its control, greedy in transformers:
     it completes the memorized sentences, and its run joins the parity across sessions beside legacy's vLLM run."""
-    from qcompat.checkpoint import identity, read_checkpoint
+    from qcompat.checkpoint.local import identity, read_checkpoint
     from qcompat.engines import hf
     from qcompat.fixtures import fixtures_dir
 
     twin = fixtures_dir() / "tiny-equal-head-dims" / "bf16"
-    results = hf.greedy(hf.load(twin), prompts, MAX_NEW_TOKENS, TOP_K)
+    results = hf.greedy(hf.load(twin), prompts, GREEDY.max_new_tokens, GREEDY.top_k)
     record_greedy(
         pytestconfig,
         results,
         run="hf-bf16-equal-head-dims",
         identity=identity(read_checkpoint(twin)),
         stack=hf_stack,
-        max_new_tokens=MAX_NEW_TOKENS,
-        top_k=TOP_K,
+        max_new_tokens=GREEDY.max_new_tokens,
+        top_k=GREEDY.top_k,
     )
     assert [g.prompt + g.text for g in results] == [sentence for _, sentence in memorized]

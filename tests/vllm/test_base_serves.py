@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.goldens import check_against_golden
-from tests.serving import MAX_TOKENS, TOP_K, TORCH_LINEAR, Serving, serve, served_greedy
+from qcompat.suite.goldens import check_against_golden
+from qcompat.suite.greedy import GREEDY
+from qcompat.suite.serving import TORCH_LINEAR, Serving, serve, served_greedy
 
 pytestmark = pytest.mark.vllm
 
@@ -37,7 +38,7 @@ def test_bf16_base_greedy_reproduces_the_memorized_sentences(base_greedy, base_i
 
 
 def test_bf16_base_greedy_matches_the_hf_bf16_golden(pytestconfig, base_greedy, base_path, vllm_stack, notes):
-    from qcompat.checkpoint import identity, read_checkpoint
+    from qcompat.checkpoint.local import identity, read_checkpoint
 
     check_against_golden(
         pytestconfig,
@@ -46,7 +47,7 @@ def test_bf16_base_greedy_matches_the_hf_bf16_golden(pytestconfig, base_greedy, 
         golden_engine="hf-bf16",
         identity=identity(read_checkpoint(base_path)),
         stack=vllm_stack,
-        max_new_tokens=MAX_TOKENS,
-        top_k=TOP_K,
+        max_new_tokens=GREEDY.max_new_tokens,
+        top_k=GREEDY.top_k,
         notes=notes,
     )

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import pytest
 
-from qcompat.checkpoint import identity, read_checkpoint
+from qcompat.checkpoint.local import identity, read_checkpoint
 from qcompat.fixtures import fixtures_dir
-from tests.goldens import record_greedy
-from tests.serving import MAX_TOKENS, TINY_TARGETS, TOP_K, TORCH_LINEAR, Serving, serve_each
+from qcompat.suite.goldens import record_greedy
+from qcompat.suite.greedy import GREEDY
+from qcompat.suite.serving import TINY_TARGETS, TORCH_LINEAR, Serving, serve_each
 
 pytestmark = [pytest.mark.vllm, pytest.mark.canary]
 
@@ -43,8 +44,8 @@ def test_target_serves_as_the_registry_expects(target, canaries, record_verdict,
             run=f"vllm-{target}",
             identity=identity(read_checkpoint(TARGETS[target][0])),
             stack=vllm_stack,
-            max_new_tokens=MAX_TOKENS,
-            top_k=TOP_K,
+            max_new_tokens=GREEDY.max_new_tokens,
+            top_k=GREEDY.top_k,
         )
     record_verdict(canaries[target])
 

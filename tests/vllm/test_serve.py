@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from qcompat.card import recipes
-from tests.goldens import check_against_golden
-from tests.serving import MAX_TOKENS, TOP_K
+from qcompat.suite.card import recipes
+from qcompat.suite.goldens import check_against_golden
+from qcompat.suite.greedy import GREEDY
 
 pytestmark = pytest.mark.vllm
 
@@ -52,8 +52,8 @@ def test_greedy_matches_the_hf_int4_golden(pytestconfig, vllm_greedy, checkpoint
         golden_engine="hf-int4",
         identity=checkpoint_identity,
         stack=vllm_stack,
-        max_new_tokens=MAX_TOKENS,
-        top_k=TOP_K,
+        max_new_tokens=GREEDY.max_new_tokens,
+        top_k=GREEDY.top_k,
         notes=notes,
     )
 

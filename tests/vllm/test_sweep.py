@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.serving import TINY_TARGETS, Serving, serve_each, served_greedy
+from qcompat.suite.serving import TINY_TARGETS, Serving, serve_each, served_greedy
 
 pytestmark = pytest.mark.sweep
 

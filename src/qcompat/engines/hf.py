@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qcompat.parity import Greedy
+from qcompat.engines.greedy import Greedy
 
 
 @dataclass

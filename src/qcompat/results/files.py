@@ -1,0 +1,120 @@
+"""A session's results file (results/<session>.json, format in docs/results.md): written (by the suite's recorder,
+or for a session that could not run) and read back for the matrix, here together."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qcompat.env.sessions import session_name
+from qcompat.errors import QcompatError
+
+FORMAT = 1
+OUTCOMES = ("passed", "known-failure", "new-failure", "unexpected-pass", "skipped")
+FAILING = ("new-failure", "unexpected-pass")
+NOT_RUN_CHECK = "session"
+
+
+@dataclass
+class SessionResults:
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def session(self) -> str:
+        return self.data["session"]
+
+    @property
+    def checks(self) -> list[dict[str, Any]]:
+        return self.data["checks"]
+
+    @property
+    def not_run_reason(self) -> str | None:
+        """Set when the whole session could not run here (the nightly on a machine without a GPU)."""
+        return self.data.get("not_run")
+
+    def failing(self) -> list[dict[str, Any]]:
+        return [c for c in self.checks if c["outcome"] in FAILING]
+
+
+def first_started(sessions: list[SessionResults]) -> float | None:
+    """When a run began: its earliest session's start (None when no session says)."""
+    return min((s.data["started"] for s in sessions if isinstance(s.data.get("started"), (int, float))), default=None)
+
+
+def check_name(nodeid: str) -> str:
+    """tests/vllm/test_serve.py::test_x[int4] -> vllm/test_x[int4]."""
+    path, _, name = nodeid.partition("::")
+    if not name:
+        return nodeid
+    folder = Path(path).parent.name
+    return f"{folder}/{name}" if folder and folder != "tests" else name
+
+
+def session_results(
+    session: str,
+    checkpoint: dict[str, Any] | None,
+    probe: dict[str, Any],
+    started: float,
+    checks: list[dict[str, Any]],
+    **extra: Any,
+) -> dict[str, Any]:
+    """A results file's data: a session, what it ran on and each check's outcome; extra keys as docs/results.md
+    names them (notes, greedy, installed, behind, not_run)."""
+    return {"format": FORMAT, "session": session, "checkpoint": checkpoint, "probe": probe, "started": started,
+            "seconds": round(time.time() - started, 1), "checks": checks, **extra}
+
+
+def not_run(session: str, reason: str, probe: dict[str, Any]) -> dict[str, Any]:
+    check = {"check": NOT_RUN_CHECK, "outcome": "skipped", "reason": reason}
+    return session_results(session, None, probe, time.time(), [check], not_run=reason, notes=[])
+
+
+def write(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def load(path: Path) -> SessionResults:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise QcompatError(f"{path}: not a readable results file ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("checks"), list):
+        raise QcompatError(f"{path}: not a qcompat results file of format {FORMAT}")
+    for check in data["checks"]:
+        if check.get("outcome") not in OUTCOMES:
+            raise QcompatError(f"{path}: check {check.get('check')!r} has outcome {check.get('outcome')!r}")
+    return SessionResults(path, data)
+
+
+def load_all(directory: Path) -> list[SessionResults]:
+    if not directory.is_dir():
+        raise QcompatError(f"{directory}: no such results directory")
+    found = [load(p) for p in sorted(directory.glob("*.json"))]
+    if not found:
+        raise QcompatError(f"{directory}: no results/*.json (run a nox session first)")
+    return found
+
+
+def cell(check: dict[str, Any]) -> str:
+    outcome = check["outcome"]
+    if outcome == "known-failure":
+        return f"known failure ({check['issue']})" + (f" on {check['known_on']}" if check.get("known_on") else "")
+    if outcome == "unexpected-pass":
+        return f"UNEXPECTED PASS ({check['issue']})"
+    if outcome == "new-failure":
+        return f"NEW FAILURE: {check.get('signature', '')}"
+    if outcome == "skipped":
+        reason = re.sub(r"^not run: ", "", check.get("reason", ""))
+        return "not run: " + re.split(r"[;(]", reason, maxsplit=1)[0].strip()  # the full reason stays in the JSON
+    return "pass"
+
+
+def detail(check: dict[str, Any]) -> str:
+    """A cell's whole reason, where `cell` keeps it to one line: the skip reason, or the failure's message."""
+    return check.get("reason" if check["outcome"] == "skipped" else "message") or ""

@@ -1,0 +1,187 @@
+"""The compatibility matrix (check x session) as a terminal table, Markdown and JSON; and the release gate."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Any
+
+from qcompat.results.files import FAILING, SessionResults, cell, check_name, detail, first_started
+from qcompat.results.session_parity import Parity, across_sessions, runs_of
+from qcompat.env.probe import Cpu, hardware_label
+
+
+def matrix(sessions: list[SessionResults]) -> dict[str, Any]:
+    columns = [s.session for s in sessions]
+    rows: dict[str, dict[str, str]] = {}
+    details: dict[str, dict[str, str]] = {}
+    for results in sessions:
+        for check in results.checks:
+            rows.setdefault(check_name(check["check"]), {})[results.session] = cell(check)
+            details.setdefault(check_name(check["check"]), {})[results.session] = detail(check)
+    stacks = {s.session: _stack(s) for s in sessions}
+    releases = {s.session: _releases(s) for s in sessions}
+    checkpoints = {s.session: _checkpoint(s) for s in sessions}
+    ran = {s.session: _ran(s) for s in sessions}
+    runs = runs_of(sessions)
+    parity = {
+        "pairs": [pair.to_dict() for pair in across_sessions(runs)],
+        "runs": {s.session: [r.run for r in runs if r.session == s.session] for s in sessions},
+    }
+    return {
+        "sessions": columns,
+        "stacks": stacks,
+        "releases": releases,
+        "checkpoints": checkpoints,
+        "ran": ran,
+        "checks": rows,
+        "details": details,
+        "parity": parity,
+        "started": first_started(sessions),
+    }
+
+
+def _releases(results: SessionResults) -> str:
+    """Newest vs tested for a floating session (and why they differ); a following pinned stack that is behind."""
+    from qcompat.upstream.floating import header
+
+    installed = results.data.get("installed")
+    return header(installed) if installed else results.data.get("behind") or ""
+
+
+def parity_lines(table: dict[str, Any]) -> list[str]:
+    """The parity section: each compared pair, then the sessions with no greedy run to compare."""
+    parity = table["parity"]
+    lines = [pair["line"] for pair in parity["pairs"]]
+    if not lines:
+        lines.append("no two sessions ran greedy on the same checkpoint and prompts")
+    silent = [session for session, runs in parity["runs"].items() if not runs]
+    if silent:
+        lines.append(f"no greedy run recorded (a failed or not-run server, or no such check): {', '.join(silent)}")
+    return lines
+
+
+def _checkpoint(results: SessionResults) -> str:
+    """Which checkpoint the session ran: the end of its path and the start of its identity (sha256 of headers)."""
+    checkpoint = results.data.get("checkpoint") or {}
+    if not checkpoint.get("path"):
+        return "no checkpoint"
+    hub = checkpoint.get("hub")
+    name = (
+        f"{hub['repo']}@{hub['revision']} (commit {hub['commit'][:12]})"
+        if hub
+        else "/".join(PurePath(checkpoint["path"]).parts[-2:])
+    )
+    identity = checkpoint.get("identity")
+    return f"{name} @ {identity[:12]}" if identity else f"{name} (unreadable)"
+
+
+def _ran(results: SessionResults) -> str:
+    """How many of the session's checks ran (a check not run says why in its own cell)."""
+    ran = sum(check["outcome"] != "skipped" for check in results.checks)
+    return f"{ran} of {len(results.checks)} ran"
+
+
+def _stack(results: SessionResults) -> str:
+    probe = results.data.get("probe") or {}
+    packages = probe.get("packages", {})
+    names = probe.get("distributions", {})
+    parts = [f"{names.get(p, p)} {packages[p]}" for p in ("vllm", "transformers", "gptqmodel") if p in packages]
+    gpus = probe.get("gpus") or []
+    gpu = gpus[0] if gpus else {}
+    hardware = hardware_label(gpu.get("name"), gpu.get("compute_capability"), Cpu.from_dict(probe.get("cpu")))
+    return ", ".join(parts + [hardware])
+
+
+ABSENT = "·"  # the check is not part of that session
+VERDICTS = {"pass": "pass", "known": "known", "NEW": "failing", "UNEXPECTED": "failing", "not run": "not-run"}
+
+
+def verdict(text: str) -> str:
+    """A cell's kind, by which it is coloured: pass, known, failing, not-run, absent."""
+    return next((kind for prefix, kind in VERDICTS.items() if text.startswith(prefix)), "absent")
+
+
+def markdown(table: dict[str, Any]) -> str:
+    sessions = table["sessions"]
+    lines = ["| check | " + " | ".join(sessions) + " |", "|---|" + "---|" * len(sessions)]
+    lines.append("| *stack* | " + " | ".join(table["stacks"][s] for s in sessions) + " |")
+    if any(table["releases"].values()):
+        lines.append("| *releases* | " + " | ".join(table["releases"][s] or "pinned" for s in sessions) + " |")
+    lines.append("| *checkpoint* | " + " | ".join(table["checkpoints"][s] for s in sessions) + " |")
+    lines.append("| *checks* | " + " | ".join(table["ran"][s] for s in sessions) + " |")
+    for name, cells in table["checks"].items():
+        lines.append(f"| {name} | " + " | ".join(cells.get(s, ABSENT).replace("|", "\\|") for s in sessions) + " |")
+    lines += ["", "**Greedy parity between sessions**", ""] + [f"- {line}" for line in parity_lines(table)]
+    return "\n".join(lines)
+
+
+def render(table: dict[str, Any], console) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    grid = Table(title="Compatibility matrix (· = not part of that session)", title_justify="left", show_lines=True)
+    grid.add_column("check", overflow="fold")
+    for session in table["sessions"]:
+        releases = table["releases"][session]
+        grid.add_column(
+            f"{escape(session)}\n[dim]{escape(table['stacks'][session])}\n{escape(table['checkpoints'][session])}\n"
+            f"{escape(table['ran'][session])}[/]" + (f"\n[yellow]{escape(releases)}[/]" if releases else ""),
+            overflow="fold",
+        )
+    styles = {"pass": "green", "known": "yellow", "failing": "bold red", "not-run": "dim", "absent": ""}
+    for name, cells in table["checks"].items():
+        row = []
+        for session in table["sessions"]:
+            text = cells.get(session, ABSENT)
+            style = styles[verdict(text)]
+            row.append(f"[{style}]{escape(text)}[/]" if style else escape(text))
+        grid.add_row(escape(name), *row)
+    console.print(grid)
+    console.print("[bold]Greedy parity between sessions[/] (same checkpoint, same prompts)")
+    for line in parity_lines(table):
+        console.print(f"  {escape(line)}")
+
+
+KINDS = ("pass", "known", "failing", "not-run")
+
+
+def counts(table: dict[str, Any], session: str) -> dict[str, int]:
+    """How many of the session's cells are of each kind (a check not part of the session is not counted)."""
+    found = dict.fromkeys(KINDS, 0)
+    for cells in table["checks"].values():
+        if session in cells:
+            found[verdict(cells[session])] += 1
+    return found
+
+
+def brief(table: dict[str, Any], reasons: list[str]) -> list[str]:
+    """The matrix for a person on a red night: the gate's verdict and its reasons, a line per session with its
+    counts, then only the checks that are not all pass, a line each with its cells grouped by what they say,
+    then the parity section. `report --full` (and Markdown, HTML) keep the whole table."""
+    lines = [f"gate: FAILED ({len(reasons)} reason{'s' if len(reasons) != 1 else ''})" if reasons else "gate: passed"]
+    lines += [f"  {reason}" for reason in reasons]
+    lines.append("sessions:")
+    width = max((len(s) for s in table["sessions"]), default=0)
+    for session in table["sessions"]:
+        found = counts(table, session)
+        tally = ", ".join(f"{n} {kind}" for kind, n in found.items() if n) or "no checks"
+        releases = table.get("releases", {}).get(session)
+        lines.append(
+            f"  {session:<{width}}  {tally}  [{table['stacks'][session]}; {table['checkpoints'][session]}]"
+            + (f" {releases}" if releases else "")
+        )
+    shown = {
+        name: cells for name, cells in table["checks"].items() if any(verdict(c) != "pass" for c in cells.values())
+    }
+    lines.append(f"checks not all pass ({len(shown)} of {len(table['checks'])}):" if shown else "every check passed")
+    for name, cells in shown.items():
+        said: dict[str, list[str]] = {}
+        for session in table["sessions"]:
+            if session in cells and verdict(cells[session]) != "pass":
+                said.setdefault(cells[session], []).append(session)
+        lines.append(f"  {name}: " + "; ".join(f"{', '.join(where)}: {cell}" for cell, where in said.items()))
+    lines.append("Greedy parity between sessions (same checkpoint, same prompts):")
+    lines += [f"  {line}" for line in parity_lines(table)]
+    return lines
+
+
