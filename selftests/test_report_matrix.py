@@ -131,7 +131,7 @@ def test_markdown_has_the_header_stack_and_checks_rows_and_escapes_pipes(gpu_and
 def rendered(directory: Path) -> tuple[str, dict[str, str]]:
     """The terminal table as text, and the style of each styled piece of text."""
     console = Console(record=True, width=400, file=io.StringIO(), force_terminal=True, color_system="truecolor")
-    matrix.render(matrix.matrix(load_all(directory)), console)
+    matrix.render_table(matrix.matrix(load_all(directory)), console)
     text = console.export_text(clear=False)
     spans = re.findall(r'<span style="([^"]*)">([^<]*)</span>', console.export_html(inline_styles=True))
     return text, {text.strip(): style for style, text in spans if text.strip()}

@@ -200,7 +200,7 @@ def _report(args: argparse.Namespace) -> int:
     elif args.full:
         from rich.console import Console
 
-        matrix.render(table, Console(width=None if sys.stdout.isatty() else 220))
+        matrix.render_table(table, Console(width=None if sys.stdout.isatty() else 220))
     else:
         print("\n".join(matrix.brief(table, gate(sessions, []))))
     return EXIT_OK

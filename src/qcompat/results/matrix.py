@@ -115,7 +115,7 @@ def markdown(table: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render(table: dict[str, Any], console) -> None:
+def render_table(table: dict[str, Any], console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
