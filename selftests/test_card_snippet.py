@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from qcompat.suite.card import recipes
-from tests.transformers.test_card_recipes import SNIPPET_NEW_TOKENS, card_snippet
+from qcompat.suite.card import SNIPPET_NEW_TOKENS, card_snippet, recipes
 
 CHECKPOINT = Path("/models/gemma")
 

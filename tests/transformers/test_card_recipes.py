@@ -10,22 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from qcompat.suite.card import recipes
+from qcompat.suite.card import SNIPPET_NEW_TOKENS, card_snippet, recipes
 
 pytestmark = pytest.mark.transformers
-
-SNIPPET_NEW_TOKENS = 16
-
-
-def card_snippet(checkpoint_path: Path, on_gpu: bool) -> str:
-    """The card's snippet on the checkpoint under test: exactly as written on a GPU; without one, on the CPU
-    and with fewer new tokens (the only changes)."""
-    snippet = recipes()["transformers_snippet"]
-    adapted = snippet.replace(f'"{recipes()["model_id"]}"', json.dumps(str(checkpoint_path)))
-    assert adapted.count(str(checkpoint_path)) == 1 and snippet.count('"cuda"') == 2, "the card's snippet changed shape"
-    if on_gpu:
-        return adapted
-    return adapted.replace('"cuda"', '"cpu"').replace("max_new_tokens=256", f"max_new_tokens={SNIPPET_NEW_TOKENS}")
 
 
 def test_card_transformers_snippet_runs_as_written(checkpoint_path: Path, notes):
