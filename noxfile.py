@@ -176,6 +176,8 @@ def lock(session: nox.Session) -> None:
     check = "--check" in session.posargs
     args = [a for a in session.posargs if a != "--check"]
     if "--bump" in args:
+        if args.index("--bump") + 1 >= len(args):
+            session.error("--bump names the stack that follows releases: nox -s lock -- --bump stable")
         followed = _option(args, "--bump", "")
         _bump(session, followed)
         STACKS = locks.load_stacks(ROOT)
@@ -384,8 +386,7 @@ def _install_newest(session: nox.Session, named: list[str], beside: list[str]) -
     from nox.virtualenv import UV
     from packaging.version import Version
 
-    from qcompat.registry.wheels import PyPI
-    from qcompat.upstream.index import requires_dist
+    from qcompat.registry.wheels import PyPI, requires_dist
     from qcompat.upstream.resolver import cpu_build_overrides, reason
 
     index = PyPI(progress=session.log)

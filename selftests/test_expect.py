@@ -114,7 +114,8 @@ def test_a_gpu_plan_without_compute_capability_leaves_the_sm120_entries_and_beha
     assert main(["expect", "--vllm", "0.33.0", "--transformers", "5.19.0", "--device", "cuda", "--cuda", "12.6"]) == 0
     out = capsys.readouterr().out
     assert "not judged: flashinfer-sampler-fallback: the plan does not say the GPU's compute capability" in out
-    assert "not judged: flashinfer-sampler-forced-sm120" in out and "expected behaviour" not in out
+    assert "not judged: flashinfer-sampler-jit-sm120" in out and "expected behaviour" not in out
+    assert "flashinfer-sampler-forced-sm120" not in out  # needs VLLM_USE_FLASHINFER_SAMPLER=1, which the plan lacks
 
 
 CUDA_034 = ["--vllm", "0.34.0", "--device", "cuda", "--gpu-cc", "12.0", "--cuda", "13.0"]
@@ -180,3 +181,15 @@ def test_a_plan_the_index_cannot_install_says_so_apart_from_the_checkpoint_s_exp
     out = capsys.readouterr().out
     assert "cannot be installed from the index: vllm-flashinfer-pin-unpublished" in out
     assert "workaround: pins vllm==0.33.0" in out
+
+
+def test_a_planned_gpu_hosts_nvcc_is_unknown_unless_said_never_this_machines(capsys):
+    assert main(["expect", *CUDA_034, "--transformers", "5.20.2"]) == 0
+    out = capsys.readouterr().out
+    assert "ninja there; environment" in out.splitlines()[0]  # nvcc not said: not assumed
+    assert (
+        "not judged: flashinfer-sampler-jit-sm120: the plan does not say whether nvcc is there (--nvcc/--no-nvcc)"
+        in out
+    )
+    assert main(["expect", *CUDA_034, "--transformers", "5.20.2", "--nvcc"]) == 1
+    assert "nvcc there, ninja there" in capsys.readouterr().out

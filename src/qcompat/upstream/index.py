@@ -11,10 +11,10 @@ import datetime
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
 from qcompat.errors import QcompatError
+from qcompat.registry.wheels import requires_dist
 
 
 @dataclass(frozen=True)
@@ -55,48 +55,6 @@ class Index(Protocol):
     def requires(self, project: str, version: Version) -> list[str]: ...
 
     def resolve(self, requirements: tuple[str, ...], overrides: tuple[str, ...] = ()) -> Resolution: ...
-
-
-def requires_dist(metadata: str) -> list[str]:
-    """The Requires-Dist lines of a METADATA file, as written."""
-    return [line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
-
-
-def requirement_of(requires: list[str], package: str) -> Requirement | None:
-    """The requirement on `package` that applies to a plain install (no extra, Linux, CPython 3.12)."""
-    environment = {
-        "extra": "",
-        "sys_platform": "linux",
-        "platform_system": "Linux",
-        "platform_machine": "x86_64",
-        "python_version": "3.12",
-        "python_full_version": "3.12.0",
-        "implementation_name": "cpython",
-        "platform_python_implementation": "CPython",
-        "os_name": "posix",
-    }
-    for line in requires:
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement:
-            continue
-        if _canonical(requirement.name) != _canonical(package):
-            continue
-        if requirement.marker is None or requirement.marker.evaluate(environment):
-            return requirement
-    return None
-
-
-def exact_pin(requirement: Requirement | None) -> str | None:
-    """X of `name==X` (the only form a pin takes here), else None."""
-    if requirement is None:
-        return None
-    specs = list(requirement.specifier)
-    return specs[0].version if len(specs) == 1 and specs[0].operator == "==" else None
-
-
-def _canonical(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
 
 
 class Live:

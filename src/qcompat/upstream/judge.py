@@ -1,6 +1,7 @@
 """A floating session's install record judged by the registry: an `install` entry that applies to the newest
 release on this device explains its failure; an entry that applies to a release that installed is an unexpected
-pass (the index moved: a missing pin was published, say)."""
+pass (the index moved: a missing pin was published, say). A build ahead of the newest release (a nightly, from its
+own index) did not install that release at all: the registry's install entries say nothing of it."""
 
 from __future__ import annotations
 
@@ -15,8 +16,13 @@ def install_verdicts(registry: Registry, installed: list[Installed], stack: Stac
     for entry in installed:
         if entry.newest is None:
             continue
+        if entry.got_newest and entry.tested != entry.newest:  # a nightly ahead of the release
+            verdicts.append(Verdict("passed"))
+            continue
         planned = Stack(
             packages={**stack.packages, probe_name(entry.project): entry.newest},
+            cuda_runtime=stack.cuda_runtime,
+            cuda_toolkit=stack.cuda_toolkit,
             gpus=stack.gpus,
             cpu=stack.cpu,
             tools=stack.tools,

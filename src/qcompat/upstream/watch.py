@@ -14,7 +14,8 @@ from packaging.version import Version
 
 from qcompat.env.probe import PACKAGES, Gpu, Stack
 from qcompat.errors import QcompatError
-from qcompat.upstream.index import Index, Resolution, requirement_of
+from qcompat.registry.wheels import requirement_of
+from qcompat.upstream.index import Index, Resolution
 from qcompat.upstream.resolver import cpu_build_overrides, reason
 
 if TYPE_CHECKING:  # the registry reads YAML; `nox -s lock -- --bump` runs this module without PyYAML
@@ -63,7 +64,8 @@ class ProjectState:
     def line(self) -> str:
         head = f"{self.project} {self.newest} ({self.uploaded})"
         if self.installable:
-            return f"{head}: installs" + (f"; pins {', '.join(self.pins)}" if self.pins else "")
+            judged = f" [{self.verdict}: the registry says it does not]" if self.verdict else ""
+            return f"{head}: installs{judged}" + (f"; pins {', '.join(self.pins)}" if self.pins else "")
         judged = f" [{self.verdict}]" if self.verdict else ""
         fallback = (
             f"newest installable {self.newest_installable}"
@@ -93,11 +95,13 @@ def survey(index: Index, registry: Registry | None, project: str, progress: Call
         pins = [f"unknown ({exc})"]
     first = installs(index, project, newest.version)
     state = ProjectState(project, str(newest.version), newest.uploaded, first.ok, pins=pins)
+    # judged either way: a release an install entry says does not install, installing, is an unexpected pass
+    verdict = install_verdict(registry, project, newest.version, first) if registry else None
+    state.verdict = verdict.label if verdict and verdict.kind != "passed" else None
     if first.ok:
         state.newest_installable = state.newest
         return state
     state.why_not = reason(first.message)
-    state.verdict = install_verdict(registry, project, newest.version, first).label if registry else None
     for release in reversed(releases[-1 - TRIES : -1]):
         progress(f"{project} {release.version}: resolving for Linux x86_64")
         resolution = installs(index, project, release.version)
@@ -121,7 +125,21 @@ class Follower:
     def behind(self) -> bool:
         return self.newest_installable is not None and Version(self.pinned) < Version(self.newest_installable)
 
+    @property
+    def wrong(self) -> str | None:
+        """A pin no survey can vouch for: newer than the newest installable release, or nothing installs."""
+        if self.newest_installable is None:
+            return f"stack {self.stack} pins {self.package} {self.pinned}; no recent release of it installs"
+        if Version(self.pinned) > Version(self.newest_installable):
+            return (
+                f"stack {self.stack} pins {self.package} {self.pinned}, newer than the newest installable "
+                f"{self.newest_installable}: it does not install from the index"
+            )
+        return None
+
     def line(self) -> str:
+        if self.wrong:
+            return self.wrong
         if self.behind:
             base = self.stack.rsplit("-", 1)[0]
             return (
@@ -164,8 +182,12 @@ class Survey:
         """What exit 1 is for: anything that moved, a following stack behind, an uninstallable release no entry
         explains."""
         lines = list(self.moved)
-        lines += [f.line() for f in self.stacks if f.behind]
-        lines += [s.line() for s in self.projects.values() if not s.installable and not _known(s.verdict)]
+        lines += [f.line() for f in self.stacks if f.behind or f.wrong]
+        lines += [
+            s.line()
+            for s in self.projects.values()
+            if (not s.installable and not _known(s.verdict)) or (s.installable and s.verdict)
+        ]
         return lines
 
     def lines(self) -> list[str]:
