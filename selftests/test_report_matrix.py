@@ -238,3 +238,13 @@ def test_full_prints_the_whole_table(gpu_and_cpu: Path, capsys):
 
     assert main(["report", str(gpu_and_cpu), "--full"]) == 0
     assert "Compatibility matrix" in capsys.readouterr().out
+
+
+def test_the_whole_table_ends_with_the_parity_section(gpu_and_cpu: Path):
+    text, _ = rendered(gpu_and_cpu)
+    tail = text.rstrip().splitlines()[-3:]
+    assert tail == [
+        "Greedy parity between sessions (same checkpoint, same prompts)",
+        "  no two sessions ran greedy on the same checkpoint and prompts",
+        "  no greedy run recorded (a failed or not-run server, or no such check): nightly, stable",
+    ]

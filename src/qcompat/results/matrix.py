@@ -161,7 +161,7 @@ def brief(table: dict[str, Any], reasons: list[str]) -> list[str]:
     lines = [f"gate: FAILED ({len(reasons)} reason{'s' if len(reasons) != 1 else ''})" if reasons else "gate: passed"]
     lines += [f"  {reason}" for reason in reasons]
     lines.append("sessions:")
-    width = max((len(s) for s in table["sessions"]), default=0)
+    width = max(map(len, table["sessions"]))  # load_all refuses a run without sessions
     for session in table["sessions"]:
         found = counts(table, session)
         tally = ", ".join(f"{n} {kind}" for kind, n in found.items() if n) or "no checks"
