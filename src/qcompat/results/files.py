@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qcompat.env.sessions import session_name
 from qcompat.errors import QcompatError
 
 FORMAT = 1
@@ -65,8 +64,16 @@ def session_results(
 ) -> dict[str, Any]:
     """A results file's data: a session, what it ran on and each check's outcome; extra keys as docs/results.md
     names them (notes, greedy, installed, behind, not_run)."""
-    return {"format": FORMAT, "session": session, "checkpoint": checkpoint, "probe": probe, "started": started,
-            "seconds": round(time.time() - started, 1), "checks": checks, **extra}
+    return {
+        "format": FORMAT,
+        "session": session,
+        "checkpoint": checkpoint,
+        "probe": probe,
+        "started": started,
+        "seconds": round(time.time() - started, 1),
+        "checks": checks,
+        **extra,
+    }
 
 
 def not_run(session: str, reason: str, probe: dict[str, Any]) -> dict[str, Any]:

@@ -1,13 +1,13 @@
-"""The compatibility matrix (check x session) as a terminal table, Markdown and JSON; and the release gate."""
+"""The compatibility matrix (check x session): a brief view for people, the whole table, Markdown and JSON."""
 
 from __future__ import annotations
 
 from pathlib import PurePath
 from typing import Any
 
-from qcompat.results.files import FAILING, SessionResults, cell, check_name, detail, first_started
-from qcompat.results.session_parity import Parity, across_sessions, runs_of
 from qcompat.env.probe import Cpu, hardware_label
+from qcompat.results.files import SessionResults, cell, check_name, detail, first_started
+from qcompat.results.session_parity import across_sessions, runs_of
 
 
 def matrix(sessions: list[SessionResults]) -> dict[str, Any]:
@@ -176,7 +176,9 @@ def brief(table: dict[str, Any], reasons: list[str]) -> list[str]:
     if not table["checks"]:
         lines.append("no checks recorded")
     else:
-        lines.append(f"checks not all pass ({len(shown)} of {len(table['checks'])}):" if shown else "every check passed")
+        lines.append(
+            f"checks not all pass ({len(shown)} of {len(table['checks'])}):" if shown else "every check passed"
+        )
     for name, cells in shown.items():
         said: dict[str, list[str]] = {}
         for session in table["sessions"]:
@@ -186,5 +188,3 @@ def brief(table: dict[str, Any], reasons: list[str]) -> list[str]:
     lines.append("Greedy parity between sessions (same checkpoint, same prompts):")
     lines += [f"  {line}" for line in parity_lines(table)]
     return lines
-
-

@@ -35,7 +35,9 @@ class GreedyComparison:
 
 def compare(a: Greedy, b: Greedy) -> GreedyComparison:
     if a.prompt_ids != b.prompt_ids:
-        return GreedyComparison(a.prompt, "diverged", 0, detail=f"different prompt ids: {a.prompt_ids} vs {b.prompt_ids}")
+        return GreedyComparison(
+            a.prompt, "diverged", 0, detail=f"different prompt ids: {a.prompt_ids} vs {b.prompt_ids}"
+        )
     steps = min(len(a.generated_ids), len(b.generated_ids))
     for step in range(steps):
         if a.generated_ids[step] != b.generated_ids[step]:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from qcompat.errors import QcompatError
 from qcompat.engines.greedy import Greedy
-from qcompat.results.parity import Summary, compare_all
+from qcompat.errors import QcompatError
 from qcompat.results.files import SessionResults
+from qcompat.results.parity import Summary, compare_all
 
 
 @dataclass(frozen=True)
