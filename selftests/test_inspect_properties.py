@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qcompat.errors import InputError
 from qcompat.inspection.run import inspect_checkpoint
 from selftests.support.planting import copy_checkpoint, edit_quantization, edit_tensors
 from selftests.support.safetensors_file import Entry
@@ -58,8 +60,21 @@ def _inspect_survives(path: Path) -> None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(config=QUANT_CONFIGS)
 def test_no_quantization_config_makes_inspect_raise(config, scratch):
+    """Any config survives to findings, except one JSON cannot hold (NaN, Infinity): that file is refused, named."""
     edit_quantization(scratch, lambda q: (q.clear(), q.update(config)))
+    if _has_non_finite(config):
+        with pytest.raises(InputError, match=r"config\.json: not valid JSON \(-?(NaN|Infinity) is not a JSON value"):
+            inspect_checkpoint(scratch)
+        return
     _inspect_survives(scratch)
+
+
+def _has_non_finite(value) -> bool:
+    if isinstance(value, dict):
+        return any(_has_non_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(item) for item in value)
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

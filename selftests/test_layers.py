@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "qcompat"
 LAYERS = [
     "errors",
     "fixtures",
+    "inputs",
     "env",
     "checkpoint",
     "inspection",
@@ -24,7 +25,7 @@ LAYERS = [
     "suite",
     "cli",
 ]
-BASE = {"errors", "fixtures"}  # used by every stage
+BASE = {"errors", "fixtures", "inputs"}  # used by every stage
 
 
 def stage(module: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from collections import Counter
@@ -10,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qcompat.errors import CheckpointError
+from qcompat import inputs
+from qcompat.errors import CheckpointError, InputError
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
@@ -101,30 +101,23 @@ class Checkpoint:
         return INDEX_FILE if self.weight_map is not None else SINGLE_FILE
 
 
-def _load_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(path, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CheckpointError(path, f"cannot be read ({exc})") from None
-
-
 def _load_json_object(path: Path) -> dict[str, Any]:
-    loaded = _load_json(path)
-    if not isinstance(loaded, dict):
-        raise CheckpointError(path, f"expected a JSON object, found {type(loaded).__name__}")
-    return loaded
+    return inputs.load_json(path, dict)
 
 
 # Parsed here rather than by huggingface_hub.parse_local_safetensors_file_metadata: importing that costs
 # ~120 ms (httpx and the Hub client), more than a whole header-only inspection may take, and it returns
-# neither the header length (which locates the data) nor errors for malformed entries.
+# neither the header length (which locates the data) nor errors for malformed entries. The rules are the format's
+# as the safetensors library enforces them (its errors were the oracle: selftests/test_bad_input.py), and stricter
+# in two places: a tensor name stated twice is refused even when both entries agree, and nesting is bounded at
+# MAX_DEPTH where the library's JSON reader stops at 128.
 MAX_HEADER = 100_000_000
+MAX_DEPTH = 64
+ENTRY_KEYS = ("dtype", "shape", "data_offsets")
 
 
 def _read_header(path: Path, file_size: int) -> tuple[dict[str, Any], int]:
-    with path.open("rb") as handle:
+    with inputs.open_regular(path, "shard") as handle:
         prefix = handle.read(8)
         length = header_length(path, prefix, file_size)
         return parse_header(path, length, handle.read(length)), 8 + length
@@ -135,22 +128,40 @@ def header_length(where: Path | str, prefix: bytes, file_size: int) -> int:
     if len(prefix) < 8:
         raise CheckpointError(where, "too short to be a safetensors file (no 8-byte header length)")
     length = struct.unpack("<Q", prefix)[0]
-    if length > min(MAX_HEADER, file_size - 8):
+    if length > MAX_HEADER:
+        raise CheckpointError(where, f"header claims {length} bytes, more than the format allows ({MAX_HEADER})")
+    if length > file_size - 8:
         raise CheckpointError(where, f"header claims {length} bytes but the file has only {file_size}")
     return length
 
 
 def parse_header(where: Path | str, length: int, raw: bytes) -> dict[str, Any]:
+    """The header's tensor entries (`__metadata__` checked and dropped)."""
     try:
-        header = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CheckpointError(
-            where, f"safetensors header is not JSON of the length it claims ({length} bytes): {exc}"
-        ) from None
+        header = inputs.parse_json(where, raw, f"safetensors header JSON of the length it claims ({length} bytes)")
+    except InputError as exc:
+        raise CheckpointError(where, exc.cause) from None
     if not isinstance(header, dict):
-        raise CheckpointError(where, f"safetensors header is a JSON {type(header).__name__}, not an object")
-    header.pop("__metadata__", None)
+        raise CheckpointError(where, f"safetensors header is a JSON {inputs.type_name(header)}, not an object")
+    metadata = header.pop("__metadata__", None)
+    if metadata is not None and not (
+        isinstance(metadata, dict) and all(isinstance(value, str) for value in metadata.values())
+    ):
+        found = inputs.type_name(metadata) if not isinstance(metadata, dict) else "an object with non-string values"
+        raise CheckpointError(where, f"__metadata__ must be an object of strings to strings, found {found}")
     return header
+
+
+def _depth(value: Any) -> int:
+    """How deeply a JSON value nests (a scalar is 0), without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _is_size(value: Any) -> bool:
@@ -160,6 +171,9 @@ def _is_size(value: Any) -> bool:
 def _record(path: Path, shard: str, name: str, info: Any, start: int, size: int) -> TensorRecord:
     if not isinstance(info, dict):
         raise CheckpointError(path, f"tensor {name}: header entry is not an object")
+    extra = {key: value for key, value in info.items() if key not in ENTRY_KEYS}
+    if extra and _depth(extra) + 2 > MAX_DEPTH:
+        raise CheckpointError(path, f"tensor {name}: header entry nests deeper than {MAX_DEPTH} levels")
     dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
     if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
         raise CheckpointError(path, f"tensor {name}: unknown dtype {dtype!r}")
@@ -168,7 +182,7 @@ def _record(path: Path, shard: str, name: str, info: Any, start: int, size: int)
     if not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_size(o) for o in offsets):
         raise CheckpointError(path, f"tensor {name}: data_offsets {offsets!r} are not a byte range")
     begin, end = offsets
-    if end - begin != math.prod(shape) * DTYPE_BYTES[dtype]:
+    if end < begin or end - begin != math.prod(shape) * DTYPE_BYTES[dtype]:
         raise CheckpointError(path, f"tensor {name}: data_offsets {offsets} do not hold {dtype} {shape}")
     if end > size:
         raise CheckpointError(path, f"truncated: tensor {name} ends at data byte {end}, the file holds {size}")
@@ -177,8 +191,7 @@ def _record(path: Path, shard: str, name: str, info: Any, start: int, size: int)
 
 def _read_shard(root: Path, shard: str) -> tuple[dict[str, TensorRecord], int]:
     path = root / shard
-    if not path.is_file():
-        raise CheckpointError(path, "shard is missing")
+    inputs.require_file(path, "shard")
     file_size = path.stat().st_size
     header, data_start = _read_header(path, file_size)
     return records(path, shard, header, data_start, file_size), file_size
@@ -187,21 +200,37 @@ def _read_shard(root: Path, shard: str) -> tuple[dict[str, TensorRecord], int]:
 def records(
     where: Path | str, shard: str, header: dict[str, Any], data_start: int, file_size: int
 ) -> dict[str, TensorRecord]:
-    """The header's tensors, each checked against the bytes the file holds after the header."""
+    """The header's tensors, each checked against the bytes the file holds after the header: together they cover
+    the data exactly, each byte belonging to one tensor."""
     data_size, path = file_size - data_start, Path(where)
-    return {name: _record(path, shard, name, info, data_start, data_size) for name, info in header.items()}
+    found = {name: _record(path, shard, name, info, data_start, data_size) for name, info in header.items()}
+    covered, previous = 0, None
+    for record in sorted(found.values(), key=lambda r: (r.begin, r.end)):
+        begin, end = record.begin - data_start, record.end - data_start
+        if begin < covered:
+            raise CheckpointError(
+                path,
+                f"tensor {record.name}: data_offsets [{begin}, {end}] overlap tensor {previous.name}'s"
+                f" [{previous.begin - data_start}, {previous.end - data_start}]",
+            )
+        if begin > covered:
+            raise CheckpointError(path, f"data bytes [{covered}, {begin}) belong to no tensor (before {record.name})")
+        covered, previous = end, record
+    if covered != data_size:
+        raise CheckpointError(path, f"{data_size - covered} bytes after the last tensor's data belong to no tensor")
+    return found
 
 
 def shards_of(root: Path) -> tuple[list[str], dict[str, str] | None, int | None]:
     index_path = root / INDEX_FILE
-    if index_path.is_file():
+    if inputs.exists(index_path):
         index = _load_json_object(index_path)
         weight_map = index.get("weight_map")
         if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
             raise CheckpointError(index_path, "no weight_map of tensor name to shard file")
         total = (index.get("metadata") or {}).get("total_size")
         return sorted(set(weight_map.values())), weight_map, total if isinstance(total, int) else None
-    if (root / SINGLE_FILE).is_file():
+    if inputs.exists(root / SINGLE_FILE):
         return [SINGLE_FILE], None, None
     raise CheckpointError(root, f"no {SINGLE_FILE} or {INDEX_FILE}: not a safetensors checkpoint")
 
@@ -211,7 +240,7 @@ def _quant_sources(root: Path, config: dict[str, Any]) -> dict[str, dict[str, An
     if isinstance(config.get("quantization_config"), dict):
         sources["config.json"] = config["quantization_config"]
     for name in QUANT_CONFIG_FILES:
-        if (root / name).is_file():
+        if inputs.exists(root / name):
             sources[name] = _load_json_object(root / name)
     return sources
 
@@ -220,11 +249,11 @@ def identity(checkpoint: Checkpoint) -> str:
     """sha256 of config.json, the index and every shard's header: what a golden was recorded from."""
     import hashlib  # only here: importing OpenSSL costs a header-only inspection measurable time
 
-    digest = hashlib.sha256((checkpoint.root / "config.json").read_bytes())
+    digest = hashlib.sha256(inputs.read_bytes(checkpoint.root / "config.json"))
     if checkpoint.weight_map is not None:
-        digest.update((checkpoint.root / INDEX_FILE).read_bytes())
+        digest.update(inputs.read_bytes(checkpoint.root / INDEX_FILE))
     for shard in sorted(checkpoint.shard_sizes):
-        with (checkpoint.root / shard).open("rb") as handle:
+        with inputs.open_regular(checkpoint.root / shard, "shard") as handle:
             length = struct.unpack("<Q", handle.read(8))[0]
             digest.update(handle.read(length))
     return digest.hexdigest()
@@ -234,7 +263,7 @@ def generation_eos_ids(root: Path) -> set[int]:
     """The stop tokens of generation_config.json (falling back to config.json's eos_token_id)."""
     for name in ("generation_config.json", "config.json"):
         path = root / name
-        if path.is_file():
+        if inputs.exists(path):
             eos = _load_json_object(path).get("eos_token_id")
             if eos is not None:
                 return set(eos) if isinstance(eos, list) else {eos}
@@ -268,7 +297,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         {shard: size for shard, (_, size) in read.items()},
         weight_map,
         total_size,
-        frozenset(p.name for p in root.iterdir()),
+        frozenset(p.name for p in inputs.list_dir(root)),
     )
 
 
@@ -282,7 +311,7 @@ def assemble(
 ) -> Checkpoint:
     """A checkpoint from its configs in `root` and its shards' records, wherever the shards were read."""
     config_path = root / "config.json"
-    if not config_path.is_file():
+    if not inputs.exists(config_path):
         raise CheckpointError(config_path, "missing: not a Hugging Face checkpoint directory")
     config = _load_json_object(config_path)
     tensors: dict[str, TensorRecord] = {}
