@@ -52,14 +52,22 @@ def stack(vllm: str = "0.27.1", **fields) -> Stack:
         ("0.27.5", True),
         ("0.28.0rc1", False),
         ("0.28.0", False),
-        ("0.27.0rc1", False),
+        ("0.27.0rc1", True),
+        ("0.27.0.dev3", True),
         ("0.27.1.dev5+gabc", True),
     ],
 )
-def test_version_ranges_hold_at_both_bounds_and_a_prerelease_of_the_fix_counts_as_fixed(
+def test_version_ranges_hold_at_both_bounds_a_prerelease_counts_as_its_release_below_and_as_fixed_above(
     tmp_path: Path, version: str, applies: bool
 ):
     assert entry(tmp_path).applies(stack(version)) is applies
+
+
+def test_a_dev_build_of_the_release_that_introduced_a_behaviour_already_has_it():
+    """transformers 5.15.0.dev0 raised the ambiguous-head_dim error (fixtures/logs/real, the ROCm CI report),
+    though PEP 440 sorts it below 5.15."""
+    assert versions_match({"transformers": ">=5.15"}, Stack(packages={"transformers": "5.15.0.dev0"}))
+    assert not versions_match({"transformers": "<5.15"}, Stack(packages={"transformers": "5.15.0.dev0"}))
 
 
 def test_an_unparsable_or_absent_version_meets_no_range():

@@ -45,14 +45,15 @@ def _issue(raw: dict[str, Any], path: Path) -> KnownIssue:
     try:
         affected = {package: SpecifierSet(spec) for package, spec in raw["affected"].items()}
         _validate_conditions(raw, where)
-        if raw["phase"] not in PHASES:
-            raise QcompatError(f"{where}: phase {raw['phase']!r} is not one of {', '.join(PHASES)}")
+        phases = tuple(raw["phase"]) if isinstance(raw["phase"], list) else (raw["phase"],)
+        if not phases or any(phase not in PHASES for phase in phases):
+            raise QcompatError(f"{where}: phase {raw['phase']!r} is not one of {', '.join(PHASES)} (or a list of them)")
         return KnownIssue(
             id=raw["id"],
             title=raw["title"],
             component=raw["component"],
             affected=affected,
-            phase=raw["phase"],
+            phases=phases,
             signature=re.compile(raw["signature"]),
             hardware=raw.get("hardware", {}),
             checkpoint=raw.get("checkpoint", {}),
