@@ -1,4 +1,4 @@
-"""qcompat inspect | expect | upstream | report | gate | provenance | sweep-table | fetch.
+"""qcompat inspect | expect | triage | upstream | report | gate | provenance | sweep-table | fetch.
 
 Exit 0 ok, 1 checks failed, 2 unusable input or environment.
 """
@@ -15,6 +15,33 @@ from qcompat.fixtures import tiny_int4
 
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 PLANNED_PACKAGES = ("vllm", "transformers", "torch", "gptqmodel")  # what `expect` takes a planned version of
+
+
+def _stack_flags(command: argparse.ArgumentParser, whose: str) -> None:
+    """The stack flags `expect` and `triage` share: versions, device, GPU, CUDA, CPU flags, environment, tools."""
+    from qcompat.env.probe import DEVICES
+
+    command.add_argument("--checkpoint", default=None, help="checkpoint directory (default: the tiny INT4)")
+    for package in PLANNED_PACKAGES:
+        command.add_argument(f"--{package}", metavar="VERSION", help=f"{whose} {package} version")
+    command.add_argument("--device", choices=DEVICES, help="default: cuda when --gpu-cc or --cuda is given")
+    command.add_argument("--gpu-cc", metavar="MAJOR.MINOR", help="the GPU's compute capability (RTX 5090: 12.0)")
+    command.add_argument("--cuda", metavar="MAJOR.MINOR", help="the CUDA toolkit (nvcc) version")
+    command.add_argument(
+        "--cpu-flags",
+        metavar="FLAGS",
+        help="e.g. avx2,avx512f, or the flags line of /proc/cpuinfo or lscpu"
+        + (" (default: this CPU's)" if whose == "planned" else ""),
+    )
+    command.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="the server's environment")
+    for tool in ("nvcc", "ninja"):
+        command.add_argument(
+            f"--{tool}",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=f"whether {tool} is there (FlashInfer's JIT; vLLM >= 0.34 checks); default: "
+            + ("this machine's" if tool == "nvcc" else "there (flashinfer-python requires it)"),
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,23 +69,14 @@ def _parser() -> argparse.ArgumentParser:
     expect = commands.add_parser(
         "expect", help="what the known-issue registry expects of a checkpoint on a stack you plan, before installing"
     )
-    expect.add_argument("--checkpoint", default=None, help="checkpoint directory (default: the tiny INT4)")
-    for package in PLANNED_PACKAGES:
-        expect.add_argument(f"--{package}", metavar="VERSION", help=f"planned {package} version")
-    expect.add_argument("--device", choices=["cpu", "cuda"], help="default: cuda when --gpu-cc or --cuda is given")
-    expect.add_argument("--gpu-cc", metavar="MAJOR.MINOR", help="the GPU's compute capability (RTX 5090: 12.0)")
-    expect.add_argument("--cuda", metavar="MAJOR.MINOR", help="the CUDA toolkit (nvcc) version")
-    expect.add_argument("--cpu-flags", metavar="FLAGS", help="comma-separated, e.g. avx2,avx512f (default: this CPU's)")
-    expect.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="the server's environment")
-    for tool in ("nvcc", "ninja"):
-        expect.add_argument(
-            f"--{tool}",
-            action=argparse.BooleanOptionalAction,
-            default=None,
-            help=f"whether {tool} is there (FlashInfer's JIT; vLLM >= 0.34 checks); default: "
-            + ("this machine's" if tool == "nvcc" else "there (flashinfer-python requires it)"),
-        )
+    _stack_flags(expect, "planned")
     expect.add_argument("--json", action="store_true", help="print the expectation as JSON")
+    triage = commands.add_parser(
+        "triage", help="what a failure log is: its root cause, the known issue that explains it, or new"
+    )
+    triage.add_argument("log", metavar="LOG", help="a server or test log (- for standard input)")
+    _stack_flags(triage, "the log's")
+    triage.add_argument("--json", action="store_true", help="print the triage as JSON")
     report = commands.add_parser("report", help="the compatibility matrix of a results directory")
     report.add_argument("results", nargs="?", default="results", help="directory of <session>.json files")
     report.add_argument("--markdown", action="store_true", help="print Markdown ready to paste into the model card")
@@ -173,6 +191,47 @@ def _expect(args: argparse.Namespace) -> int:
     from qcompat.registry.expect_render import lines
 
     print("\n".join(lines(planned, checkpoint.root, facts, result)))
+    return result.exit_code
+
+
+def _triage(args: argparse.Namespace) -> int:
+    from qcompat import inputs
+    from qcompat.checkpoint.local import read_checkpoint
+    from qcompat.env.probe import Stack
+    from qcompat.registry.expect import plan
+    from qcompat.registry.issues import checkpoint_facts
+    from qcompat.registry.load import default_registry
+    from qcompat.registry.triage import log_facts, triage
+    from qcompat.registry.triage_render import as_json, lines
+
+    log = Path(args.log)
+    text = sys.stdin.read() if args.log == "-" else inputs.read_text(log, "log")
+    if not text.strip():
+        raise QcompatError(f"{log}: the log is empty")
+    read = log_facts(text)
+    versions = {**read.versions, **{name: v for name in PLANNED_PACKAGES if (v := getattr(args, name))}}
+    versions = {name: v for name, v in versions.items() if name in PLANNED_PACKAGES}
+    device = args.device or read.device
+    if device is None and (args.gpu_cc or args.cuda):
+        device = "cuda"
+    planned = plan(
+        versions,
+        device=device or "cpu",
+        gpu_cc=args.gpu_cc,
+        cuda=args.cuda or (read.cuda if device == "cuda" else None),
+        cpu_flags=args.cpu_flags,
+        env=[f"{k}={v}" for k, v in read.env.items()] + args.env,
+        tools={"nvcc": args.nvcc, "ninja": args.ninja},
+        machine=Stack(),
+    )
+    if args.cpu_flags is None:
+        planned.stack.cpu = None  # the log's machine is not this one
+    facts = checkpoint_facts(read_checkpoint(args.checkpoint or tiny_int4()))
+    result = triage(default_registry(), text, planned, device is not None, facts)
+    if args.json:
+        print(json.dumps(as_json(planned, log, result), indent=2, default=str))
+    else:
+        print("\n".join(lines(planned, log, result)))
     return result.exit_code
 
 
@@ -317,6 +376,7 @@ COMMANDS = {
     "upstream": _upstream,
     "inspect": _inspect,
     "expect": _expect,
+    "triage": _triage,
     "report": _report,
     "gate": _gate,
     "provenance": _provenance,

@@ -13,7 +13,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from qcompat.env.probe import CPU_FLAGS, Cpu, Gpu, Stack
+from qcompat.env.probe import ACCELERATORS, CPU_FLAGS, Cpu, Gpu, Stack
 from qcompat.errors import QcompatError
 from qcompat.registry.issues import CPU_CONDITIONS, KnownIssue, Registry, versions_match
 from qcompat.registry.sampler import SAMPLER_ENV
@@ -42,11 +42,22 @@ def _major_minor(flag: str, value: str) -> str:
     return value
 
 
+CPU_LINE_LABEL = re.compile(r"^\s*(flags|Flags|Features)\s*:")
+
+
 def _cpu(flags: str, machine: Cpu | None) -> Cpu:
-    named = [flag.strip() for flag in flags.split(",") if flag.strip()]
+    """The planned CPU from a list of flags, or from the machine's whole line as /proc/cpuinfo ("flags\t\t: fpu
+    ...") or lscpu ("Flags: fpu ...") print it: a pasted line names every flag the CPU has, and those the registry
+    never reads are dropped; a short list naming a flag the probe does not record is a typo, refused."""
+    labelled = CPU_LINE_LABEL.match(flags)
+    named = [flag for flag in re.split(r"[\s,]+", flags[labelled.end() :] if labelled else flags) if flag]
+    pasted = bool(labelled) or "fpu" in named or len(named) > len(CPU_FLAGS)
     unknown = [flag for flag in named if flag not in CPU_FLAGS]
-    if unknown:
-        raise QcompatError(f"--cpu-flags names {', '.join(unknown)}; known: {', '.join(CPU_FLAGS)}")
+    if unknown and not pasted:
+        raise QcompatError(
+            f"--cpu-flags names {', '.join(unknown)}; known: {', '.join(CPU_FLAGS)} "
+            "(or paste the whole flags line of /proc/cpuinfo or lscpu)"
+        )
     return Cpu("", "planned CPU", machine.arch if machine else "x86_64", tuple(f for f in CPU_FLAGS if f in named))
 
 
@@ -84,7 +95,7 @@ def plan(
         capability = _major_minor("gpu-cc", gpu_cc) if gpu_cc else ""
         gpus = [Gpu("planned GPU", capability, "")]
     elif gpu_cc or cuda:
-        raise QcompatError("--gpu-cc and --cuda describe a GPU: use them with --device cuda")
+        raise QcompatError("--gpu-cc and --cuda describe a GPU (an NVIDIA one): use them with --device cuda")
     # nvcc as on this machine unless said; ninja there unless said: flashinfer-python requires the ninja package,
     # whose binary is on the PATH of the venv the server runs from.
     # A planned GPU host's nvcc is its own: unknown unless said (entries that depend on it are then not judged),
@@ -101,6 +112,7 @@ def plan(
         gpus=gpus,
         cpu=_cpu(cpu_flags, machine.cpu) if cpu_flags is not None else machine.cpu,
         tools=found_tools,
+        accelerator=device if device in ACCELERATORS else None,
     )
     return Plan(stack, _env(env or []))
 

@@ -9,7 +9,7 @@ from typing import Any
 from qcompat.registry.expect import Expectation, Plan
 
 
-def _items(data: dict[str, Any]) -> str:
+def items_line(data: dict[str, Any]) -> str:
     def value(v: Any) -> str:
         if isinstance(v, dict):
             return ", ".join(f"{k}={x}" for k, x in v.items())
@@ -36,14 +36,14 @@ def lines(planned: Plan, root: Path, facts: dict[str, Any], result: Expectation)
     for issue in result.install:
         out.append(f"cannot be installed from the index: {issue.id}: {issue.title}")
         if issue.workaround:
-            out.append(f"  workaround: {_items(issue.workaround)}")
+            out.append(f"  workaround: {items_line(issue.workaround)}")
         out.append("  what follows holds once the stack is installed another way")
     for issue in result.failures:
         out.append(f"known failure: {issue.id} (at {issue.phase}): {issue.title}")
         if issue.workaround:
-            out.append(f"  workaround: {_items(issue.workaround)}")
+            out.append(f"  workaround: {items_line(issue.workaround)}")
         if issue.links:
-            out.append(f"  links: {_items(issue.links)}")
+            out.append(f"  links: {items_line(issue.links)}")
     for behaviour in result.behaviours:
         out.append(f"expected behaviour: {behaviour['id']}: {behaviour.get('title', '')}")
         out.append(f"  the server logs /{behaviour['log']}/")
