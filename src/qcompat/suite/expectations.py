@@ -8,6 +8,7 @@ CHECKS: dict[str, list[str]] = {
         "vllm-head-dim-transformers-backend",
         "vllm-cpu-wna16-transformers-backend",
         "vllm-cpu-avx2-no-wna16",
+        "vllm-cpu-amx-bf16-onednn-capped",
         "vllm-ambiguous-per-layer-head-dim",
         "vllm-modules-in-block-missing",
     ],

