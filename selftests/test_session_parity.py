@@ -123,7 +123,7 @@ def test_a_token_inside_the_other_top_k_is_close_and_passes(tmp_path, capsys):
 def test_unreadable_greedy_in_a_results_file_is_exit_2_naming_it(tmp_path, capsys):
     directory = write(tmp_path / "tonight", "stable", {"run": "vllm-int4"})
     assert main(["report", str(directory)]) == 2
-    assert "stable.json: greedy run #0 is not readable" in capsys.readouterr().err
+    assert "stable.json: results file has no greedy[0].identity (a string)" in capsys.readouterr().err
 
 
 def test_runs_of_different_prompts_are_not_compared(tmp_path, capsys):

@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from qcompat import inputs
 from qcompat.errors import QcompatError
 from qcompat.fixtures import tiny_int4
 
@@ -195,7 +196,6 @@ def _expect(args: argparse.Namespace) -> int:
 
 
 def _triage(args: argparse.Namespace) -> int:
-    from qcompat import inputs
     from qcompat.checkpoint.local import read_checkpoint
     from qcompat.env.probe import Stack
     from qcompat.registry.expect import plan
@@ -250,7 +250,7 @@ def _report(args: argparse.Namespace) -> int:
         for directory in args.history:
             earlier = matrix.matrix(files.load_all(Path(directory)))
             history.append(Run(run_label(earlier, directory), earlier))
-        Path(args.html).write_text(page(table, history))
+        inputs.write_text(Path(args.html), page(table, history), "--html file")
         print(f"wrote {args.html} ({len(history)} earlier runs)", file=sys.stderr)
     if args.json:
         print(json.dumps(table, indent=2))
@@ -287,8 +287,13 @@ def _gate(args: argparse.Namespace) -> int:
 
 def _fetch(args: argparse.Namespace) -> int:
     from qcompat.checkpoint.hub import download, source
+    from qcompat.checkpoint.local import read_checkpoint
 
     snapshot = download(args.spec)
+    try:
+        read_checkpoint(snapshot)  # what came is a checkpoint: configs and safetensors headers as the format says
+    except QcompatError as exc:
+        raise QcompatError(f"{args.spec}: fetched into {snapshot}, but unusable: {exc}") from None
     print(f"{snapshot}  (commit {source(args.spec, snapshot)['commit']})")
     return EXIT_OK
 
@@ -296,12 +301,15 @@ def _fetch(args: argparse.Namespace) -> int:
 def _provenance(args: argparse.Namespace) -> int:
     from qcompat.fixtures import fixtures_dir
     from qcompat.registry import provenance, provenance_record
-    from qcompat.registry.load import read_yaml
+    from qcompat.registry.load import load_registry, read_yaml
 
     path = Path(args.registry) if args.registry else fixtures_dir() / "known_issues.yaml"
+    load_registry(path)  # every entry valid, and the record writable, before any wheel is read
+    if args.write:
+        inputs.require_writable(Path(args.write), "--write file")
     raw = read_yaml(path)
     if args.replay:
-        source = provenance_record.RecordedWheels(read_yaml(Path(args.replay)))
+        source = provenance_record.RecordedWheels(read_yaml(Path(args.replay)), args.replay)
     else:
         from qcompat.registry.wheels import PyPI
 
@@ -323,7 +331,9 @@ def _provenance(args: argparse.Namespace) -> int:
         import yaml
 
         data = provenance_record.record(reports, source, str(path.name))
-        Path(args.write).write_text(yaml.safe_dump(data, sort_keys=False, width=120, allow_unicode=True))
+        inputs.write_text(
+            Path(args.write), yaml.safe_dump(data, sort_keys=False, width=120, allow_unicode=True), "--write file"
+        )
         print(f"provenance: recorded in {args.write}")
     return EXIT_FAILED if failures else EXIT_OK
 
@@ -337,7 +347,7 @@ def _sweep_table(args: argparse.Namespace) -> int:
     table = sweep.markdown(swept, registry)
     print(table, end="")
     if args.write:
-        Path(args.write).write_text(table)
+        inputs.write_text(Path(args.write), table, "--write file")
     reasons = sweep.disagreements(swept, registry)
     for reason in reasons:
         print(f"sweep: {reason}")
@@ -386,13 +396,20 @@ COMMANDS = {
 }
 
 
+def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    """One line on stderr; under --json also the error as JSON on stdout, where a machine reads the answer."""
+    print(f"qcompat: error: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps({"error": message, "exit_code": code}))
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except QcompatError as exc:
-        print(f"qcompat: error: {exc}", file=sys.stderr)
-        return EXIT_UNUSABLE
+        return _fail(args, " ".join(str(exc).split()), EXIT_UNUSABLE)
     except KeyboardInterrupt:
         print("qcompat: interrupted", file=sys.stderr)
         return 130

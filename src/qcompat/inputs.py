@@ -172,3 +172,28 @@ def list_dir(path: Path) -> list[Path]:
         return list(path.iterdir())
     except OSError as exc:
         raise InputError(path, _message(_os_cause(exc), "directory")) from None
+
+
+def require_writable(path: Path, what: str = "") -> None:
+    """Before a long run: the file it ends by writing can be written (opened for appending, and removed again if
+    it was not there), so the run does not fail at its end."""
+    existed = os.path.lexists(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        cause = "is a directory" if path.is_dir() else _os_cause(exc).replace("cannot be read", "cannot be written")
+        raise InputError(path, _message(cause, what)) from None
+    if not existed:
+        path.unlink()
+
+
+def write_text(path: Path, text: str, what: str = "") -> None:
+    """Write a file the user named (its folder made as needed); a path that cannot take it is one InputError."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        cause = "is a directory" if path.is_dir() else _os_cause(exc).replace("cannot be read", "cannot be written")
+        raise InputError(path, _message(cause, what)) from None

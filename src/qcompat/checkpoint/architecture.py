@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from qcompat.errors import QcompatError
+from qcompat.inputs import type_name
+
 ConfigForm = Literal["global_head_dim", "per_layer_config"]
 
 
@@ -18,6 +21,21 @@ class ConfigKeyMissing(Exception):
     def __init__(self, key: str):
         self.key = key
         super().__init__(key)
+
+
+class ConfigValueInvalid(QcompatError):
+    """config.json states a key the architecture needs with a value it cannot be (unusable input, exit 2)."""
+
+    def __init__(self, key: str, expected: str, found: Any):
+        shown = f"{type_name(found)} {found!r}" if not isinstance(found, (dict, list)) else type_name(found)
+        super().__init__(f"config.json: text_config.{key} must be {expected}, found {shown}")
+
+
+def _size(value: Any, key: str) -> int:
+    """A count or dimension: a JSON integer above zero (not a float, a string or a boolean)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigValueInvalid(key, "a positive integer", value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -90,7 +108,14 @@ def _overrides_per_layer(text: dict[str, Any], layer_types: list[str]) -> tuple[
         raw = text["per_layer_config"] or {}
         if not isinstance(raw, dict):
             raise ConfigKeyMissing("text_config.per_layer_config (a mapping of layer index to overrides)")
-        return "per_layer_config", {int(index): dict(values) for index, values in raw.items()}
+        overrides = {}
+        for index, values in raw.items():
+            if not index.isdecimal():
+                raise ConfigValueInvalid("per_layer_config", "keyed by layer index (0, 1, ...)", index)
+            if not isinstance(values, dict):
+                raise ConfigValueInvalid(f"per_layer_config.{index}", "an object of overrides", values)
+            overrides[int(index)] = dict(values)
+        return "per_layer_config", overrides
     global_head_dim = _required(text, "global_head_dim")
     overrides: dict[str, Any] = {"head_dim": global_head_dim}
     if text.get("attention_k_eq_v", False) and text.get("num_global_key_value_heads") is not None:
@@ -99,14 +124,21 @@ def _overrides_per_layer(text: dict[str, Any], layer_types: list[str]) -> tuple[
     return "global_head_dim", full
 
 
+def _override_key(form: ConfigForm, index: int, key: str) -> str:
+    """Where a layer's value came from: its per_layer_config entry, or the global_head_dim form's key."""
+    if form == "per_layer_config":
+        return f"per_layer_config.{index}.{key} (or {key})"
+    return {"head_dim": "global_head_dim", "num_key_value_heads": "num_global_key_value_heads"}[key]
+
+
 def text_architecture(config: dict[str, Any]) -> TextArchitecture:
     text = text_config_of(config)
-    num_layers = _required(text, "num_hidden_layers")
+    num_layers = _size(_required(text, "num_hidden_layers"), "num_hidden_layers")
     layer_types = _required(text, "layer_types")
     if not isinstance(layer_types, list) or len(layer_types) != num_layers:
         raise ConfigKeyMissing(f"text_config.layer_types (a list of {num_layers} layer types)")
-    head_dim = _required(text, "head_dim")
-    kv_heads = _required(text, "num_key_value_heads")
+    head_dim = _size(_required(text, "head_dim"), "head_dim")
+    kv_heads = _size(_required(text, "num_key_value_heads"), "num_key_value_heads")
     k_eq_v = bool(text.get("attention_k_eq_v", False))
     form, overrides = _overrides_per_layer(text, layer_types)
     layers = []
@@ -117,16 +149,18 @@ def text_architecture(config: dict[str, Any]) -> TextArchitecture:
             LayerSpec(
                 index=index,
                 kind=kind,
-                head_dim=int(own.get("head_dim", head_dim)),
-                kv_heads=int(own.get("num_key_value_heads", kv_heads)),
+                head_dim=_size(own.get("head_dim", head_dim), _override_key(form, index, "head_dim")),
+                kv_heads=_size(
+                    own.get("num_key_value_heads", kv_heads), _override_key(form, index, "num_key_value_heads")
+                ),
                 has_v_proj=not (k_eq_v and full),
             )
         )
     return TextArchitecture(
-        hidden_size=int(_required(text, "hidden_size")),
-        intermediate_size=int(_required(text, "intermediate_size")),
-        num_attention_heads=int(_required(text, "num_attention_heads")),
-        vocab_size=int(_required(text, "vocab_size")),
+        hidden_size=_size(_required(text, "hidden_size"), "hidden_size"),
+        intermediate_size=_size(_required(text, "intermediate_size"), "intermediate_size"),
+        num_attention_heads=_size(_required(text, "num_attention_heads"), "num_attention_heads"),
+        vocab_size=_size(_required(text, "vocab_size"), "vocab_size"),
         k_eq_v=k_eq_v,
         config_form=form,
         layers=tuple(layers),

@@ -137,6 +137,8 @@ def header_length(where: Path | str, prefix: bytes, file_size: int) -> int:
 
 def parse_header(where: Path | str, length: int, raw: bytes) -> dict[str, Any]:
     """The header's tensor entries (`__metadata__` checked and dropped)."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise CheckpointError(where, "safetensors header begins with a byte-order mark (the format's JSON has none)")
     try:
         header = inputs.parse_json(where, raw, f"safetensors header JSON of the length it claims ({length} bytes)")
     except InputError as exc:
@@ -228,7 +230,10 @@ def shards_of(root: Path) -> tuple[list[str], dict[str, str] | None, int | None]
         weight_map = index.get("weight_map")
         if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
             raise CheckpointError(index_path, "no weight_map of tensor name to shard file")
-        total = (index.get("metadata") or {}).get("total_size")
+        metadata = index.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise CheckpointError(index_path, f"metadata must be an object, found {inputs.type_name(metadata)}")
+        total = metadata.get("total_size")
         return sorted(set(weight_map.values())), weight_map, total if isinstance(total, int) else None
     if inputs.exists(root / SINGLE_FILE):
         return [SINGLE_FILE], None, None
@@ -237,7 +242,10 @@ def shards_of(root: Path) -> tuple[list[str], dict[str, str] | None, int | None]
 
 def _quant_sources(root: Path, config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     sources = {}
-    if isinstance(config.get("quantization_config"), dict):
+    if "quantization_config" in config:
+        if not isinstance(config["quantization_config"], dict):
+            found = inputs.type_name(config["quantization_config"])
+            raise CheckpointError(root / "config.json", f"quantization_config must be an object, found {found}")
         sources["config.json"] = config["quantization_config"]
     for name in QUANT_CONFIG_FILES:
         if inputs.exists(root / name):

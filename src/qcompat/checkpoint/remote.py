@@ -7,11 +7,13 @@ HF_TOKEN, HF_HOME and offline mode honoured); nothing but the headers of the wei
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from qcompat.checkpoint.hub import hub_errors, split_spec
+from qcompat.checkpoint.hub import hub_errors, model_info, quiet_progress, split_spec, writable_cache
 from qcompat.checkpoint.local import (
     INDEX_FILE,
     SINGLE_FILE,
@@ -22,7 +24,7 @@ from qcompat.checkpoint.local import (
     records,
     shards_of,
 )
-from qcompat.errors import CheckpointError
+from qcompat.errors import CheckpointError, InputError
 
 SMALL_SUFFIXES = (".json", ".jinja")
 SMALL_LIMIT = 2_000_000  # tokenizer.json of a large vocabulary is tens of MB: its presence is enough
@@ -52,12 +54,14 @@ class Fetched:
 
 
 def read_remote(spec: str) -> tuple[Checkpoint, Fetched]:
-    from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub import hf_hub_download
 
     repo, revision = split_spec(spec)
     start = time.perf_counter()
-    with hub_errors(spec):
-        info = HfApi().model_info(repo, revision=revision, files_metadata=True)
+    quiet_progress()
+    with hub_errors(spec), _named_in_repo(spec):
+        writable_cache()
+        info = model_info(repo, revision)
         sizes = {s.rfilename: s.size or 0 for s in info.siblings or [] if "/" not in s.rfilename}
         small = [name for name, size in sizes.items() if name.endswith(SMALL_SUFFIXES) and size <= SMALL_LIMIT]
         root = None
@@ -78,7 +82,7 @@ def read_remote(spec: str) -> tuple[Checkpoint, Fetched]:
         for shard in shards:
             by_shard[shard], fetched = _shard_records(repo, info.sha, shard, sizes[shard])
             header_bytes += fetched
-    checkpoint = assemble(root, by_shard, {s: sizes[s] for s in shards}, weight_map, total_size, frozenset(sizes))
+        checkpoint = assemble(root, by_shard, {s: sizes[s] for s in shards}, weight_map, total_size, frozenset(sizes))
     fetched = Fetched(
         repo=repo,
         revision=revision or "main",
@@ -91,6 +95,18 @@ def read_remote(spec: str) -> tuple[Checkpoint, Fetched]:
     return checkpoint, fetched
 
 
+@contextlib.contextmanager
+def _named_in_repo(spec: str) -> Iterator[None]:
+    """A downloaded file that cannot be used is named as the repo's (ORG/NAME/config.json), not by its cache path."""
+    try:
+        yield
+    except InputError as exc:
+        path = Path(str(exc.path))
+        if "snapshots" not in path.parts:
+            raise
+        raise CheckpointError(f"{spec}/{path.name}", exc.cause) from None
+
+
 def _shard_records(repo: str, commit: str, shard: str, size: int) -> tuple[dict, int]:
     where = f"{repo}@{commit[:12]}/{shard}"
     prefix = _byte_range(repo, commit, shard, 0, 8)
@@ -101,15 +117,17 @@ def _shard_records(repo: str, commit: str, shard: str, size: int) -> tuple[dict,
 
 def _byte_range(repo: str, commit: str, filename: str, start: int, count: int) -> bytes:
     """Bytes [start, start + count) of a file on the Hub, streamed: a server that ignores Range (200 with the
-    whole file) is read only as far as needed, never into memory whole."""
-    from huggingface_hub import hf_hub_url
-    from huggingface_hub.utils import build_hf_headers, hf_raise_for_status, http_stream_backoff
+    whole file) is read only as far as needed, never into memory whole. One try, under the Hub client's
+    download timeout (HF_HUB_DOWNLOAD_TIMEOUT): a retry inside a half-read stream is not one."""
+    from huggingface_hub import constants, hf_hub_url
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
     if count == 0:
         return b""
     headers = {**build_hf_headers(), "Range": f"bytes={start}-{start + count - 1}", "Accept-Encoding": "identity"}
     url = hf_hub_url(repo, filename, revision=commit)
-    with http_stream_backoff("GET", url, headers=headers, follow_redirects=True) as response:
+    timeout = constants.HF_HUB_DOWNLOAD_TIMEOUT
+    with get_session().stream("GET", url, headers=headers, follow_redirects=True, timeout=timeout) as response:
         hf_raise_for_status(response)
         skip = 0 if response.status_code == 206 else start
         data = bytearray()
@@ -117,4 +135,6 @@ def _byte_range(repo: str, commit: str, filename: str, start: int, count: int) -
             data += chunk
             if len(data) >= skip + count:
                 break
+    if len(data) < skip + count:
+        raise CheckpointError(url, f"the Hub sent {max(len(data) - skip, 0)} of the {count} bytes asked for")
     return bytes(data[skip : skip + count])

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from qcompat import inputs
 from qcompat.errors import QcompatError
 from qcompat.fixtures import profiles_dir
+from qcompat.inspection.profile_schema import RANGE_KEYS, validate
 
 DEFAULT_PROFILE = "gemma-4-12b-it-int4-mlponly"
-RANGE_KEYS = ("total_bytes", "element_count")
 
 
 @dataclass(frozen=True)
@@ -55,6 +54,11 @@ def _product(term: Any, scope: dict[str, int]) -> int:
     if isinstance(term, int):
         return term
     factors = [f.strip() for f in str(term).split("*")]
+    unknown = [f for f in factors if not f.isdigit() and f not in scope]
+    if unknown:
+        raise QcompatError(
+            f"profile shape term {term!r} names no size ({', '.join(unknown)}; known: {', '.join(scope)})"
+        )
     return math.prod(int(f) if f.isdigit() else scope[f] for f in factors)
 
 
@@ -64,7 +68,7 @@ def available_profiles() -> list[str]:
 
 def profile_path(name: str) -> Path:
     candidate = Path(name)
-    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+    if candidate.suffix in (".yaml", ".yml") and inputs.exists(candidate):
         return candidate
     path = profiles_dir() / f"{name}.yaml"
     if not path.is_file():
@@ -74,10 +78,9 @@ def profile_path(name: str) -> Path:
 
 @functools.cache
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        raise QcompatError(f"{path}: not valid YAML ({exc})") from None
+    data = inputs.load_yaml(path, dict, "profile")
+    validate(path, data)
+    return data
 
 
 def load_profile(spec: str = DEFAULT_PROFILE, variant: str | None = None) -> Profile:

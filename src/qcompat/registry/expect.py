@@ -50,7 +50,7 @@ def _cpu(flags: str, machine: Cpu | None) -> Cpu:
     ...") or lscpu ("Flags: fpu ...") print it: a pasted line names every flag the CPU has, and those the registry
     never reads are dropped; a short list naming a flag the probe does not record is a typo, refused."""
     labelled = CPU_LINE_LABEL.match(flags)
-    named = [flag for flag in re.split(r"[\s,]+", flags[labelled.end() :] if labelled else flags) if flag]
+    named = [flag.lower() for flag in re.split(r"[\s,]+", flags[labelled.end() :] if labelled else flags) if flag]
     pasted = bool(labelled) or "fpu" in named or len(named) > len(CPU_FLAGS)
     unknown = [flag for flag in named if flag not in CPU_FLAGS]
     if unknown and not pasted:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from qcompat.errors import QcompatError
 from qcompat.registry.provenance import ClaimFinding, EntryReport, Source, entries, fingerprint, metadata_member
@@ -55,7 +55,15 @@ def _finding(f: ClaimFinding) -> dict[str, Any]:
 class RecordedWheels:
     """A Source that answers from a record's excerpts: offline, and only for what the record read."""
 
-    def __init__(self, data: dict[str, Any]):
+    def __init__(self, data: dict[str, Any], where: str = "the record"):
+        try:
+            self._read(data)
+        except (AttributeError, KeyError, TypeError, ValueError, InvalidVersion) as exc:
+            raise QcompatError(
+                f"{where}: not a provenance record as `nox -s provenance` writes ({type(exc).__name__}: {exc})"
+            ) from None
+
+    def _read(self, data: dict[str, Any]) -> None:
         self._releases = {p: sorted(Version(v) for v in vs) for p, vs in data.get("releases", {}).items()}
         self._files: dict[tuple[str, Version, str], tuple[str, list[str] | None]] = {}
         self._unreadable: dict[tuple[str, Version, str], str] = {}  # what the live run could not read stays unread

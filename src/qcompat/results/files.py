@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qcompat.errors import QcompatError
+from qcompat import inputs
+from qcompat.errors import InputError, QcompatError
+from qcompat.results.schema import validate
 
 FORMAT = 1
-OUTCOMES = ("passed", "known-failure", "new-failure", "unexpected-pass", "skipped")
 FAILING = ("new-failure", "unexpected-pass")
 NOT_RUN_CHECK = "session"
 
@@ -82,27 +83,21 @@ def not_run(session: str, reason: str, probe: dict[str, Any]) -> dict[str, Any]:
 
 
 def write(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    inputs.write_text(path, json.dumps(data, indent=2) + "\n", "results file")
 
 
 def load(path: Path) -> SessionResults:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise QcompatError(f"{path}: not a readable results file ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("checks"), list):
-        raise QcompatError(f"{path}: not a qcompat results file of format {FORMAT}")
-    for check in data["checks"]:
-        if check.get("outcome") not in OUTCOMES:
-            raise QcompatError(f"{path}: check {check.get('check')!r} has outcome {check.get('outcome')!r}")
+    data = inputs.load_json(path, dict, "results file")
+    if data.get("format") != FORMAT or not isinstance(data.get("checks"), list):
+        raise InputError(path, f"not a qcompat results file of format {FORMAT}")
+    validate(path, data)
     return SessionResults(path, data)
 
 
 def load_all(directory: Path) -> list[SessionResults]:
-    if not directory.is_dir():
+    if not inputs.exists(directory):
         raise QcompatError(f"{directory}: no such results directory")
-    found = [load(p) for p in sorted(directory.glob("*.json"))]
+    found = [load(p) for p in sorted(p for p in inputs.list_dir(directory) if p.suffix == ".json")]
     if not found:
         raise QcompatError(f"{directory}: no results/*.json (run a nox session first)")
     return found

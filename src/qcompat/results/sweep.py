@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
-from qcompat.errors import QcompatError
+from qcompat.errors import InputError, QcompatError
 from qcompat.registry.issues import Registry
 from qcompat.results.files import FAILING, SessionResults, cell, load_all
 
@@ -68,7 +68,11 @@ def _release(results: SessionResults) -> SweptRelease:
         for target in TARGETS:
             if check["check"].endswith(f"[{target}]"):
                 checks.setdefault(target, []).append(check)
-    return SweptRelease(Version(packages["vllm"]), packages, checks)
+    try:
+        release = Version(packages["vllm"])
+    except InvalidVersion:
+        raise InputError(results.path, f"probe.packages.vllm {packages['vllm']!r} is not a version") from None
+    return SweptRelease(release, packages, checks)
 
 
 def releases(directory: Path) -> list[SweptRelease]:

@@ -116,7 +116,7 @@ class RecordedIndex:
             }
             self._requires = {key: list(found) for key, found in (data.get("requires") or {}).items()}
             self._resolutions = [Resolution.from_dict(r) for r in data.get("resolutions") or []]
-        except (TypeError, ValueError, KeyError, InvalidVersion) as exc:
+        except (AttributeError, TypeError, ValueError, KeyError, InvalidVersion) as exc:
             raise QcompatError(f"{where}: malformed ({type(exc).__name__}: {exc})") from None
         self.report = data.get("report") or {}
 

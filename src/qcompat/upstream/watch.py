@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
+from qcompat import inputs
 from qcompat.env.locks import DEVICES
 from qcompat.env.probe import Gpu, Stack, distribution
 from qcompat.errors import QcompatError
@@ -279,13 +280,13 @@ def survey_index(
     if write and replay:
         raise QcompatError("--write records a live reading of the index: drop --replay")
     try:
-        stacks = tomllib.loads(stacks_path.read_text()) if stacks_path.is_file() else {}
+        stacks = tomllib.loads(inputs.read_text(stacks_path, "stacks file")) if inputs.exists(stacks_path) else {}
     except tomllib.TOMLDecodeError as exc:
-        raise QcompatError(f"{stacks_path}: {exc}") from None
+        raise QcompatError(f"{stacks_path}: not valid TOML ({exc})") from None
     if not stacks:
         progress(f"{stacks_path}: no pinned stacks to hold against the releases")
     record_path = record_path or fixtures_dir() / "upstream.yaml"
-    record = read_yaml(record_path) if record_path.is_file() else None
+    record = read_yaml(record_path) if inputs.exists(record_path) else None
     if replay:
         source = RecordedIndex(read_yaml(replay), str(replay))
         read_on = source.read_on
@@ -298,6 +299,6 @@ def survey_index(
     survey = run(source, default_registry(), stacks, record, read_on, progress)
     if write:
         data = source.record(datetime.date.fromisoformat(read_on), survey.to_dict())
-        write.write_text(yaml.safe_dump(data, sort_keys=False, width=120, allow_unicode=True))
+        inputs.write_text(write, yaml.safe_dump(data, sort_keys=False, width=120, allow_unicode=True), "record")
         progress(f"upstream: recorded in {write}")
     return survey

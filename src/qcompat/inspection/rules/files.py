@@ -3,9 +3,10 @@ per-layer config form, files the engines need)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
+from qcompat import inputs
+from qcompat.errors import InputError
 from qcompat.inspection.context import Context
 from qcompat.inspection.findings import Finding, error, warning
 
@@ -118,9 +119,14 @@ def _file_provides(ctx: Context, candidate: str) -> bool:
     filename, _, key = candidate.partition(":")
     if filename not in ctx.checkpoint.files:
         return False
+    path = ctx.checkpoint.root / filename
+    if not inputs.exists(path):  # a remote checkpoint lists files it did not download
+        return not key
+    text = inputs.read_text(path, "engine file")  # a FIFO, a folder or a file this user may not read: exit 2
     if not key:
         return True
     try:
-        return key in json.loads((ctx.checkpoint.root / filename).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        loaded = inputs.parse_json(path, text)
+    except InputError:  # not JSON: it provides no key (the rule's finding says so)
         return False
+    return isinstance(loaded, dict) and key in loaded
