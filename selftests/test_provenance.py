@@ -318,14 +318,15 @@ def test_an_unreachable_index_is_an_unusable_environment_not_a_wrong_registry(mo
     assert "cannot read the PyPI index of" in capsys.readouterr().err
 
 
-def test_a_malformed_claim_fails_its_entry_without_a_traceback(tmp_path: Path, raw, capsys):
+def test_a_malformed_claim_is_refused_before_any_check_naming_entry_claim_and_key(tmp_path: Path, raw, capsys):
     planted = copy.deepcopy(raw)
     entry(planted, "vllm-modules-in-block-missing")["provenance"][0]["at"] = ["not a version"]
     path = tmp_path / "known_issues.yaml"
     path.write_text(yaml.safe_dump(planted))
-    assert main(["provenance", "--registry", str(path), "--replay", str(RECORD)]) == 1
-    out = capsys.readouterr().out
-    assert "vllm-modules-in-block-missing: its provenance or affected range is malformed (InvalidVersion" in out
+    assert main(["provenance", "--registry", str(path), "--replay", str(RECORD)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "issue vllm-modules-in-block-missing: claim #1: at must be a list of versions" in err
 
 
 def test_what_the_live_run_could_not_read_replays_unread_never_absent(raw, record):

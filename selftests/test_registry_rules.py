@@ -161,7 +161,7 @@ def test_an_entry_that_cannot_be_judged_is_refused_at_load(tmp_path: Path, chang
 
 @pytest.mark.parametrize("key", ["id", "title", "component", "affected", "phase", "signature"])
 def test_an_entry_missing_a_key_is_refused_naming_it(tmp_path: Path, key: str):
-    with pytest.raises(QcompatError, match=re.escape(f"issue {'?' if key == 'id' else 'x'}: missing '{key}'")):
+    with pytest.raises(QcompatError, match=re.escape(f"issue {'#1' if key == 'id' else 'x'}: missing '{key}'")):
         registry_of(tmp_path, {k: v for k, v in ENTRY.items() if k != key})
 
 

@@ -22,9 +22,11 @@ class Scheme:
 
     @property
     def label(self) -> str:
-        symmetry = {True: "sym", False: "asym"}.get(self.sym, f"sym={self.sym}")
+        """gptq v1 W4 g128 sym; a value of the wrong type shows as written (W'4', sym='true'), so a label never
+        reads as the promise it breaks."""
+        symmetry = ("sym" if self.sym else "asym") if isinstance(self.sym, bool) else f"sym={self.sym!r}"
         order = " desc_act" if self.desc_act is True else ""
-        return f"{self.format} W{self.bits} g{self.group_size} {symmetry}{order}"
+        return f"{self.format} W{_shown(self.bits)} g{_shown(self.group_size)} {symmetry}{order}"
 
     @property
     def packed_bits(self) -> int | None:
@@ -51,15 +53,22 @@ class Scheme:
         return [name for name in names if getattr(self, name) != getattr(promised, name)]
 
 
+def _shown(value: Any) -> str:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else repr(value)
+
+
 def declared(quant: QuantConfig) -> Scheme:
     method = quant.get("quant_method")
     if method in AUTO_ROUND_METHODS:
         fmt = "auto_round native"
     elif method == "gptq":
         checkpoint_format = quant.get("checkpoint_format")
-        fmt = {None: "gptq v1", "gptq": "gptq v1", "gptq_v2": "gptq v2"}.get(
-            checkpoint_format, f"gptq {checkpoint_format}"
-        )
+        if checkpoint_format is None or isinstance(checkpoint_format, str):
+            fmt = {None: "gptq v1", "gptq": "gptq v1", "gptq_v2": "gptq v2"}.get(
+                checkpoint_format, f"gptq {checkpoint_format}"
+            )
+        else:
+            fmt = f"gptq {checkpoint_format!r}"
     else:
         fmt = str(method)
     desc_act = quant.get("desc_act", False if fmt == "auto_round native" else None)  # it has no act-order

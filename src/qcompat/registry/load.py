@@ -16,6 +16,7 @@ from qcompat.env.probe import CPU_FLAGS
 from qcompat.errors import QcompatError
 from qcompat.fixtures import fixtures_dir
 from qcompat.registry.issues import FLASHINFER_KERNELS, PHASES, KnownIssue, Registry, checkpoint_facts
+from qcompat.registry.schema import check_registry
 
 
 def _validate_conditions(raw: dict[str, Any], where: str) -> None:
@@ -77,48 +78,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return inputs.load_yaml(path, dict)
 
 
-# Each key an entry may hold, with the type its value must have.
-ENTRY_TYPES: dict[str, tuple[type | tuple[type, ...], str]] = {
-    "id": (str, "a string"),
-    "title": (str, "a string"),
-    "component": (str, "a string"),
-    "affected": (dict, "a mapping of package to specifier"),
-    "phase": ((str, list), "a phase or a list of phases"),
-    "signature": (str, "a regex"),
-    "hardware": (dict, "a mapping"),
-    "checkpoint": (dict, "a mapping"),
-    "env": (dict, "a mapping of variable to value"),
-    "workaround": (dict, "a mapping"),
-    "links": (dict, "a mapping"),
-    "evidence": (list, "a list of log files"),
-    "cases": (list, "a list of affected + hardware"),
-    "provenance": (list, "a list of claims"),
-}
-
-
-def _check_types(raw: Any, where: str) -> None:
-    if not isinstance(raw, dict):
-        raise QcompatError(f"{where}: an entry must be a mapping, found {inputs.type_name(raw)}")
-    for key, (kind, expected) in ENTRY_TYPES.items():
-        if key in raw and not isinstance(raw[key], kind):
-            raise QcompatError(f"{where}: {key} must be {expected}, found {inputs.type_name(raw[key])}")
-    if not all(isinstance(spec, str) for spec in raw.get("affected", {}).values()):
-        raise QcompatError(f"{where}: affected must map each package to a specifier string")
-    if not all(isinstance(case, dict) for case in raw.get("cases", [])):
-        raise QcompatError(f"{where}: each of cases must be a mapping")
-
-
 def load_registry(path: Path | None = None) -> Registry:
     path = path or fixtures_dir() / "known_issues.yaml"
     data = read_yaml(path)
-    for key in ("issues", "behaviours"):
-        if not isinstance(data.get(key, []), list):
-            raise QcompatError(f"{path}: {key} must be a list of entries, found {inputs.type_name(data[key])}")
-    if "issues" not in data:
-        raise QcompatError(f"{path}: no issues (a list of known-issue entries)")
-    for number, raw in enumerate(data["issues"] + data.get("behaviours", [])):
-        name = raw.get("id", f"#{number + 1}") if isinstance(raw, dict) else f"#{number + 1}"
-        _check_types(raw, f"{path}: entry {name}")
+    check_registry(data, str(path))
     behaviours = data.get("behaviours", [])
     for behaviour in behaviours:
         where = f"{path}: behaviour {behaviour.get('id', '?')}"
