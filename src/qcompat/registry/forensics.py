@@ -56,10 +56,8 @@ def read_line(raw: str) -> Line:
     text = raw.rstrip()
     if text.lstrip().startswith('"(') and text.endswith('"'):  # a line pasted in quotes
         text = text.lstrip()[1:-1]
-    while collector := COLLECTOR.match(text.lstrip()):
+    while collector := COLLECTOR.match(text.lstrip()):  # each consumes at least one character
         text = text.lstrip()[collector.end() :]
-        if not collector.group(0):
-            break
     process = PROCESS.match(text)
     if process:
         text = text[process.end() :]
