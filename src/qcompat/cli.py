@@ -205,7 +205,10 @@ def _triage(args: argparse.Namespace) -> int:
     from qcompat.registry.triage_render import as_json, lines
 
     log = Path(args.log)
-    text = sys.stdin.read() if args.log == "-" else inputs.read_text(log, "log")
+    raw = sys.stdin.buffer.read() if args.log == "-" else inputs.read_bytes(log, "log")
+    if b"\0" in raw[:65536]:
+        raise QcompatError(f"{log}: holds NUL bytes: a binary file, not a log")
+    text = raw.decode("utf-8", errors="replace")  # a log with a stray byte is still a log
     if not text.strip():
         raise QcompatError(f"{log}: the log is empty")
     read = log_facts(text)
