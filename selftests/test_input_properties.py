@@ -32,8 +32,11 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=6,
 )
+EXAMPLES = int(os.environ.get("QCOMPAT_PROPERTY_EXAMPLES", "40"))  # a deeper run: QCOMPAT_PROPERTY_EXAMPLES=2000
 SETTINGS = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
 
@@ -146,7 +149,7 @@ REGISTRY = yaml.safe_load((fixtures_dir() / "known_issues.yaml").read_text())
 RECORD = fixtures_dir() / "known_issues.provenance.yaml"
 
 
-@settings(SETTINGS, max_examples=25)
+@settings(SETTINGS, max_examples=max(EXAMPLES * 5 // 8, 1))
 @given(registry=mutations(REGISTRY))
 def test_any_registry_gets_an_answer_from_provenance(registry, tmp_path_factory, capsys):
     path = tmp_path_factory.mktemp("registry") / "known_issues.yaml"
@@ -190,7 +193,7 @@ def answering_hub():
         yield hub
 
 
-@settings(SETTINGS, max_examples=15)
+@settings(SETTINGS, max_examples=max(EXAMPLES * 3 // 8, 1))
 @given(answer=mutations(TINY_INFO))
 def test_any_model_info_the_hub_answers_gets_an_answer(answer, answering_hub, tmp_path_factory):
     answering_hub.answer = answer

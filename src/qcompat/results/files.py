@@ -110,9 +110,9 @@ def cell(check: dict[str, Any]) -> str:
     if outcome == "unexpected-pass":
         return f"UNEXPECTED PASS ({check['issue']})"
     if outcome == "new-failure":
-        return f"NEW FAILURE: {check.get('signature', '')}"
+        return f"NEW FAILURE: {check.get('signature') or ''}"
     if outcome == "skipped":
-        reason = re.sub(r"^not run: ", "", check.get("reason", ""))
+        reason = re.sub(r"^not run: ", "", check.get("reason") or "")
         return "not run: " + re.split(r"[;(]", reason, maxsplit=1)[0].strip()  # the full reason stays in the JSON
     return "pass"
 
