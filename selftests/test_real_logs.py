@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from qcompat.env.probe import DEVICES
+from qcompat.env.devices import STACK_DEVICES
 from qcompat.fixtures import fixtures_dir
 from qcompat.registry.forensics import root_cause
 
@@ -26,7 +26,7 @@ def _flags(case: dict, extra: dict | None = None) -> list[str]:
     for package, version in {**(case.get("packages") or {}), **(extra or {})}.items():
         if package in ("vllm", "transformers", "torch", "gptqmodel"):
             flags += [f"--{package}", str(version)]
-    if case.get("accelerator") in DEVICES:
+    if case.get("accelerator") in STACK_DEVICES:
         flags += ["--device", case["accelerator"]]
         if case["accelerator"] == "cuda" and case.get("cuda"):
             flags += ["--cuda", str(case["cuda"])]

@@ -20,12 +20,12 @@ PLANNED_PACKAGES = ("vllm", "transformers", "torch", "gptqmodel")  # what `expec
 
 def _stack_flags(command: argparse.ArgumentParser, whose: str) -> None:
     """The stack flags `expect` and `triage` share: versions, device, GPU, CUDA, CPU flags, environment, tools."""
-    from qcompat.env.probe import DEVICES
+    from qcompat.env.devices import STACK_DEVICES
 
     command.add_argument("--checkpoint", default=None, help="checkpoint directory (default: the tiny INT4)")
     for package in PLANNED_PACKAGES:
         command.add_argument(f"--{package}", metavar="VERSION", help=f"{whose} {package} version")
-    command.add_argument("--device", choices=DEVICES, help="default: cuda when --gpu-cc or --cuda is given")
+    command.add_argument("--device", choices=STACK_DEVICES, help="default: cuda when --gpu-cc or --cuda is given")
     command.add_argument("--gpu-cc", metavar="MAJOR.MINOR", help="the GPU's compute capability (RTX 5090: 12.0)")
     command.add_argument("--cuda", metavar="MAJOR.MINOR", help="the CUDA toolkit (nvcc) version")
     command.add_argument(

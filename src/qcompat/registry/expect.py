@@ -13,7 +13,8 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from qcompat.env.probe import ACCELERATORS, CPU_FLAGS, Cpu, Gpu, Stack
+from qcompat.env.devices import ACCELERATORS
+from qcompat.env.probe import CPU_FLAGS, Cpu, Gpu, Stack
 from qcompat.errors import QcompatError
 from qcompat.registry.issues import CPU_CONDITIONS, KnownIssue, Registry, versions_match
 from qcompat.registry.sampler import SAMPLER_ENV

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from qcompat.env.probe import DEVICES
+from qcompat.env.devices import STACK_DEVICES
 from qcompat.registry.expect import Plan
 from qcompat.registry.forensics import find_signature, read_lines, root_cause
 from qcompat.registry.issues import CPU_CONDITIONS, KnownIssue, Registry, specifier_holds
@@ -65,7 +65,7 @@ def log_facts(text: str) -> LogFacts:
         for pattern, device in DEVICE_FACTS:
             if facts.device is None and (found := pattern.search(line)):
                 named = device or found.group(1).lower()
-                if named in DEVICES:
+                if named in STACK_DEVICES:
                     facts.device = named
                     facts.said.append(f"device {named}: {line[:160]}")
         cuda = NVCC_FACT.search(line) or CUDA_FACT.search(line)
