@@ -124,6 +124,13 @@ def _overrides_per_layer(text: dict[str, Any], layer_types: list[str]) -> tuple[
     return "global_head_dim", full
 
 
+def _layer_size(own: dict[str, Any], key: str, default: int, form: ConfigForm, index: int) -> int:
+    """A layer's own value where it has one (checked, named by where it came from), else the global one."""
+    if key not in own:
+        return default
+    return _size(own[key], _override_key(form, index, key))
+
+
 def _override_key(form: ConfigForm, index: int, key: str) -> str:
     """Where a layer's value came from: its per_layer_config entry, or the global_head_dim form's key."""
     if form == "per_layer_config":
@@ -149,10 +156,8 @@ def text_architecture(config: dict[str, Any]) -> TextArchitecture:
             LayerSpec(
                 index=index,
                 kind=kind,
-                head_dim=_size(own.get("head_dim", head_dim), _override_key(form, index, "head_dim")),
-                kv_heads=_size(
-                    own.get("num_key_value_heads", kv_heads), _override_key(form, index, "num_key_value_heads")
-                ),
+                head_dim=_layer_size(own, "head_dim", head_dim, form, index),
+                kv_heads=_layer_size(own, "num_key_value_heads", kv_heads, form, index),
                 has_v_proj=not (k_eq_v and full),
             )
         )

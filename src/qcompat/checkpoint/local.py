@@ -7,6 +7,7 @@ import math
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -232,7 +233,7 @@ def records(
     data_size, path = file_size - data_start, Path(where)
     found = {name: _record(path, shard, name, info, data_start, data_size) for name, info in header.items()}
     covered, previous = 0, None
-    for record in sorted(found.values(), key=lambda r: (r.begin, r.end)):
+    for record in sorted(found.values(), key=attrgetter("begin", "end")):
         begin, end = record.begin - data_start, record.end - data_start
         if begin < covered:
             raise CheckpointError(

@@ -54,11 +54,6 @@ def _product(term: Any, scope: dict[str, int]) -> int:
     if isinstance(term, int):
         return term
     factors = [f.strip() for f in str(term).split("*")]
-    unknown = [f for f in factors if not f.isdigit() and f not in scope]
-    if unknown:
-        raise QcompatError(
-            f"profile shape term {term!r} names no size ({', '.join(unknown)}; known: {', '.join(scope)})"
-        )
     return math.prod(int(f) if f.isdigit() else scope[f] for f in factors)
 
 
