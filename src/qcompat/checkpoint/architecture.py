@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from qcompat.errors import QcompatError
-from qcompat.inputs import type_name
+from qcompat.inputs import shown
 
 ConfigForm = Literal["global_head_dim", "per_layer_config"]
 
@@ -27,8 +27,7 @@ class ConfigValueInvalid(QcompatError):
     """config.json states a key the architecture needs with a value it cannot be (unusable input, exit 2)."""
 
     def __init__(self, key: str, expected: str, found: Any):
-        shown = f"{type_name(found)} {found!r}" if not isinstance(found, (dict, list)) else type_name(found)
-        super().__init__(f"config.json: text_config.{key} must be {expected}, found {shown}")
+        super().__init__(f"config.json: text_config.{key} must be {expected}, found {shown(found)}")
 
 
 def _size(value: Any, key: str) -> int:

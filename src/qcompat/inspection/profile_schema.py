@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from qcompat.errors import InputError
-from qcompat.inputs import type_name
+from qcompat.inputs import shown
 
 RANGE_KEYS = ("total_bytes", "element_count")
 LAYER_NAMES = ("kv_heads",)  # a shape may name the layer's own KV head count (rules/tensors.py sets it per layer)
@@ -89,8 +89,7 @@ def _size_problem(key: Any, value: Any) -> str | None:
 
 
 def _refuse(path: Path, key: str, expected: str, found: Any) -> InputError:
-    shown = type_name(found) if isinstance(found, (dict, list)) or found is None else f"{type_name(found)} {found!r}"
-    return InputError(path, f"profile key {key} must be {expected}, found {shown}")
+    return InputError(path, f"profile key {key} must be {expected}, found {shown(found)}")
 
 
 def validate(path: Path, data: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from qcompat.errors import QcompatError
-from qcompat.inputs import type_name
+from qcompat.inputs import shown, type_name
 
 Check = Callable[[Any], bool]
 STATES = ("present", "absent")
@@ -98,8 +98,7 @@ def _keys(raw: dict[str, Any], schema: dict[str, tuple[Check, str]], where: str,
             raise QcompatError(f"{where}: missing {key!r}")
     for key, (check, expected) in schema.items():
         if key in raw and not check(raw[key]):
-            shown = type_name(raw[key]) if isinstance(raw[key], (dict, list)) else f"{raw[key]!r}"
-            raise QcompatError(f"{where}: {key} must be {expected}, found {shown}"[:400])
+            raise QcompatError(f"{where}: {key} must be {expected}, found {shown(raw[key])}"[:400])
 
 
 def _conditions(raw: dict[str, Any], where: str) -> None:

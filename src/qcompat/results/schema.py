@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from qcompat.errors import InputError
-from qcompat.inputs import type_name
+from qcompat.inputs import shown
 
 OUTCOMES = ("passed", "known-failure", "new-failure", "unexpected-pass", "skipped")
 NEEDS_ISSUE = ("known-failure", "unexpected-pass")
@@ -51,10 +51,7 @@ class _Reader:
         self.path = path
 
     def fail(self, key: str, expected: str, found: Any) -> InputError:
-        shown = (
-            type_name(found) if isinstance(found, (dict, list)) or found is None else f"{type_name(found)} {found!r}"
-        )
-        return InputError(self.path, f"results key {key} must be {expected}, found {shown}"[:400])
+        return InputError(self.path, f"results key {key} must be {expected}, found {shown(found)}"[:400])
 
     def need(self, data: dict, key: str, where: str, check: Check, expected: str, required: bool = False) -> None:
         if key not in data:
