@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from qcompat import inputs
 from qcompat.errors import QcompatError
@@ -45,10 +47,7 @@ def _stack_flags(command: argparse.ArgumentParser, whose: str) -> None:
         )
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qcompat", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    inspect = commands.add_parser("inspect", help="check a checkpoint's layout against its profile")
+def _inspect_arguments(inspect: argparse.ArgumentParser) -> None:
     inspect.add_argument(
         "path",
         nargs="?",
@@ -67,18 +66,20 @@ def _parser() -> argparse.ArgumentParser:
         help="PATH is ORG/NAME[@REVISION] on the Hub: fetch its configs and only the safetensors headers",
     )
     inspect.add_argument("--json", action="store_true", help="print the result as JSON")
-    expect = commands.add_parser(
-        "expect", help="what the known-issue registry expects of a checkpoint on a stack you plan, before installing"
-    )
+
+
+def _expect_arguments(expect: argparse.ArgumentParser) -> None:
     _stack_flags(expect, "planned")
     expect.add_argument("--json", action="store_true", help="print the expectation as JSON")
-    triage = commands.add_parser(
-        "triage", help="what a failure log is: its root cause, the known issue that explains it, or new"
-    )
+
+
+def _triage_arguments(triage: argparse.ArgumentParser) -> None:
     triage.add_argument("log", metavar="LOG", help="a server or test log (- for standard input)")
     _stack_flags(triage, "the log's")
     triage.add_argument("--json", action="store_true", help="print the triage as JSON")
-    report = commands.add_parser("report", help="the compatibility matrix of a results directory")
+
+
+def _report_arguments(report: argparse.ArgumentParser) -> None:
     report.add_argument("results", nargs="?", default="results", help="directory of <session>.json files")
     report.add_argument("--markdown", action="store_true", help="print Markdown ready to paste into the model card")
     report.add_argument("--json", action="store_true", help="print the matrix as JSON")
@@ -89,31 +90,35 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--history", nargs="+", default=[], metavar="DIR", help="earlier runs' results, shown per check in the page"
     )
-    gate = commands.add_parser("gate", help="exit 1 on any new failure, unexpected pass or missing required session")
+
+
+def _gate_arguments(gate: argparse.ArgumentParser) -> None:
     gate.add_argument("results", nargs="?", default="results")
     gate.add_argument("--require", default="", help="comma-separated sessions that must have run")
     gate.add_argument(
         "--baseline", metavar="DIR", help="an earlier run's results (last night's): a greedy divergence from it fails"
     )
-    provenance = commands.add_parser(
-        "provenance", help="check each registry entry's claims in the vendor's released wheels (downloads them)"
-    )
+
+
+def _provenance_arguments(provenance: argparse.ArgumentParser) -> None:
     provenance.add_argument("--registry", default=None, help="default: the shipped fixtures/known_issues.yaml")
     provenance.add_argument("--replay", metavar="RECORD", help="check offline against a record's excerpts")
     provenance.add_argument(
         "--write", metavar="RECORD", help="write what was found (fixtures/known_issues.provenance.yaml)"
     )
     provenance.add_argument("--cache", default=None, help="where wheels are kept (default: ~/.cache/qcompat/wheels)")
-    sweep = commands.add_parser("sweep-table", help="the release sweep's table (nox -s sweep), for the model card")
+
+
+def _sweep_table_arguments(sweep: argparse.ArgumentParser) -> None:
     sweep.add_argument("results", nargs="?", default="results/sweep", help="directory of one <release>.json each")
     sweep.add_argument("--write", metavar="FILE", help="also write the table there")
-    fetch = commands.add_parser(
-        "fetch", help="download a Hub checkpoint ORG/NAME[@REVISION] into the cache, print its path"
-    )
+
+
+def _fetch_arguments(fetch: argparse.ArgumentParser) -> None:
     fetch.add_argument("spec", metavar="ORG/NAME[@REVISION]")
-    upstream = commands.add_parser(
-        "upstream", help="the newest releases on the index, whether they install, the pins behind them, what moved"
-    )
+
+
+def _upstream_arguments(upstream: argparse.ArgumentParser) -> None:
     upstream.add_argument("--replay", metavar="RECORD", help="answer from a record of the index, offline")
     upstream.add_argument(
         "--record", metavar="RECORD", help="what moved is against this (default: fixtures/upstream.yaml)"
@@ -121,11 +126,12 @@ def _parser() -> argparse.ArgumentParser:
     upstream.add_argument("--write", metavar="RECORD", help="write today's answers as the new record")
     upstream.add_argument("--stacks", metavar="TOML", default="stacks/stacks.toml", help="the pinned stacks to hold")
     upstream.add_argument("--json", action="store_true", help="print the survey as JSON")
-    not_run = commands.add_parser("record-not-run", help="write a session's results saying why it could not run here")
+
+
+def _record_not_run_arguments(not_run: argparse.ArgumentParser) -> None:
     not_run.add_argument("--session", required=True)
     not_run.add_argument("--reason", required=True)
     not_run.add_argument("--results", help="the results file to write (default: results/<session>.json)")
-    return parser
 
 
 def _known_issues(checkpoint, key: str) -> list[str]:
@@ -385,18 +391,57 @@ def _upstream(args: argparse.Namespace) -> int:
     return EXIT_FAILED if attention else EXIT_OK
 
 
+class Command(NamedTuple):
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
 COMMANDS = {
-    "upstream": _upstream,
-    "inspect": _inspect,
-    "expect": _expect,
-    "triage": _triage,
-    "report": _report,
-    "gate": _gate,
-    "provenance": _provenance,
-    "fetch": _fetch,
-    "sweep-table": _sweep_table,
-    "record-not-run": _record_not_run,
+    "inspect": Command("check a checkpoint's layout against its profile", _inspect_arguments, _inspect),
+    "expect": Command(
+        "what the known-issue registry expects of a checkpoint on a stack you plan, before installing",
+        _expect_arguments,
+        _expect,
+    ),
+    "triage": Command(
+        "what a failure log is: its root cause, the known issue that explains it, or new", _triage_arguments, _triage
+    ),
+    "report": Command("the compatibility matrix of a results directory", _report_arguments, _report),
+    "gate": Command("exit 1 on any new failure, unexpected pass or missing required session", _gate_arguments, _gate),
+    "provenance": Command(
+        "check each registry entry's claims in the vendor's released wheels (downloads them)",
+        _provenance_arguments,
+        _provenance,
+    ),
+    "sweep-table": Command(
+        "the release sweep's table (nox -s sweep), for the model card", _sweep_table_arguments, _sweep_table
+    ),
+    "fetch": Command(
+        "download a Hub checkpoint ORG/NAME[@REVISION] into the cache, print its path", _fetch_arguments, _fetch
+    ),
+    "upstream": Command(
+        "the newest releases on the index, whether they install, the pins behind them, what moved",
+        _upstream_arguments,
+        _upstream,
+    ),
+    "record-not-run": Command(
+        "write a session's results saying why it could not run here", _record_not_run_arguments, _record_not_run
+    ),
 }
+
+
+def _parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The command argv names with its arguments, else every command for the choice and the help: building all of
+    them cost an inspection of the full-scale layout a twentieth of its instructions."""
+    parser = argparse.ArgumentParser(prog="qcompat", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    named = argv[0] if argv and argv[0] in COMMANDS else None
+    for name in [named] if named else COMMANDS:
+        command = subparsers.add_parser(name, help=COMMANDS[name].help)
+        if named:
+            COMMANDS[name].arguments(command)
+    return parser
 
 
 def _fail(args: argparse.Namespace, message: str, code: int) -> int:
@@ -408,9 +453,10 @@ def _fail(args: argparse.Namespace, message: str, code: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(argv).parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        return COMMANDS[args.command].run(args)
     except QcompatError as exc:
         return _fail(args, " ".join(str(exc).split()), EXIT_UNUSABLE)
     except KeyboardInterrupt:

@@ -192,8 +192,9 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _is_size(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+def _are_sizes(values: list[Any]) -> bool:
+    """JSON integers >= 0 (a JSON true is a bool, whose type is not int); one loop, not a call per dimension."""
+    return all(type(value) is int and value >= 0 for value in values)
 
 
 def _record(path: Path, shard: str, name: str, info: Any, start: int, size: int) -> TensorRecord:
@@ -205,9 +206,9 @@ def _record(path: Path, shard: str, name: str, info: Any, start: int, size: int)
     dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
     if not isinstance(dtype, str) or dtype not in DTYPE_BYTES:
         raise CheckpointError(path, f"tensor {name}: unknown dtype {dtype!r}")
-    if not isinstance(shape, list) or not all(_is_size(d) for d in shape):
+    if not isinstance(shape, list) or not _are_sizes(shape):
         raise CheckpointError(path, f"tensor {name}: shape {shape!r} is not a list of sizes")
-    if not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_size(o) for o in offsets):
+    if not isinstance(offsets, list) or len(offsets) != 2 or not _are_sizes(offsets):
         raise CheckpointError(path, f"tensor {name}: data_offsets {offsets!r} are not a byte range")
     begin, end = offsets
     if end < begin or end - begin != math.prod(shape) * DTYPE_BYTES[dtype]:
