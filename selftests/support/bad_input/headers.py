@@ -114,6 +114,18 @@ def duplicate_other_range(pairs: Pairs, data: bytes):
     return obj([*pairs, (pairs[0][0], other[1])]), data
 
 
+def entry_key_twice(pairs: Pairs, data: bytes):
+    name, info = pairs[0]
+    entry = json.dumps(info)[:-1] + ',"dtype":"F16"}'
+    return "{" + json.dumps(name) + ":" + entry + "," + obj(pairs[1:])[1:], data
+
+
+def duplicate_beside_colons(pairs: Pairs, data: bytes):
+    """A name stated twice, where a metadata value's colons could stand in for the lost key if colons were not
+    counted against every key kept."""
+    return obj([("__metadata__", {"format": "pt", "made": "12:00:00"}), *pairs, pairs[0]]), data
+
+
 def metadata(value: Any, raw: str | None = None):
     def change(pairs: Pairs, data: bytes):
         text = obj([("__metadata__", value), *pairs])
@@ -272,6 +284,9 @@ HEADERS: list[tuple[str, Callable[[Pairs, bytes], Any], Any, str]] = [
     ("data-truncated", truncated_data, "unusable", ""),
     ("duplicate-name-same-entry", duplicate_same, "unusable", "which entry is meant? qcompat refuses even agreeing"),
     ("duplicate-name-other-range", duplicate_other_range, "unusable", ""),
+    ("entry-key-twice", entry_key_twice, "unusable", "the C parser would keep the second dtype silently"),
+    ("duplicate-name-beside-colons-in-metadata", duplicate_beside_colons, "unusable", ""),
+    ("metadata-values-holding-colons", metadata({"format": "pt", "made": "12:00:00"}), "odd", ""),
     ("metadata-list", metadata(["format", "pt"]), "unusable", ""),
     ("metadata-int", metadata(5), "unusable", ""),
     ("metadata-string", metadata("pt"), "unusable", ""),
