@@ -6,6 +6,7 @@ import json
 import math
 import struct
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
@@ -206,10 +207,10 @@ def _record(path: Path, shard: str, name: str, info: Any, start: int, size: int)
         raise CheckpointError(path, f"tensor {name}: unknown dtype {dtype!r}")
     if not isinstance(shape, list) or not _are_sizes(shape):
         raise CheckpointError(path, f"tensor {name}: shape {shape!r} is not a list of sizes")
-    if not isinstance(offsets, list) or len(offsets) != 2 or not _are_sizes(offsets):
+    begin, end = offsets if type(offsets) is list and len(offsets) == 2 else (None, None)
+    if type(begin) is not int or type(end) is not int or not 0 <= begin <= end:
         raise CheckpointError(path, f"tensor {name}: data_offsets {offsets!r} are not a byte range")
-    begin, end = offsets
-    if end < begin or end - begin != math.prod(shape) * DTYPE_BYTES[dtype]:
+    if end - begin != math.prod(shape) * DTYPE_BYTES[dtype]:
         raise CheckpointError(path, f"tensor {name}: data_offsets {offsets} do not hold {dtype} {shape}")
     if end > size:
         raise CheckpointError(path, f"truncated: tensor {name} ends at data byte {end}, the file holds {size}")
@@ -231,6 +232,8 @@ def records(
     the data exactly, each byte belonging to one tensor."""
     data_size, path = file_size - data_start, Path(where)
     found = {name: _record(path, shard, name, info, data_start, data_size) for name, info in header.items()}
+    if _tile(found.values(), data_start, data_start + data_size):
+        return found
     covered, previous = 0, None
     for record in sorted(found.values(), key=attrgetter("begin", "end")):
         begin, end = record.begin - data_start, record.end - data_start
@@ -246,6 +249,21 @@ def records(
     if covered != data_size:
         raise CheckpointError(path, f"{data_size - covered} bytes after the last tensor's data belong to no tensor")
     return found
+
+
+def _tile(found: Iterable[TensorRecord], start: int, stop: int) -> bool:
+    """Whether tensors of nonzero size cover [start, stop) exactly, by sorting ints alone: the first begins at start,
+    the last ends at stop, and each other begins where one ends (for nonzero sizes the tensor ending first must be
+    the one beginning first, and so on). False: the ordered walk decides, and names what is wrong."""
+    begins, ends = [], []
+    for record in found:
+        if record.end == record.begin:
+            return False
+        begins.append(record.begin)
+        ends.append(record.end)
+    begins.sort()
+    ends.sort()
+    return bool(begins) and begins[0] == start and ends[-1] == stop and begins[1:] == ends[:-1]
 
 
 def shards_of(root: Path) -> tuple[list[str], dict[str, str] | None, int | None]:
