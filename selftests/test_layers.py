@@ -10,7 +10,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "qcompat"
 # Lowest first: what a checkpoint is, what it holds, what is known about stacks, what the index holds, running the
-# engines, what a run found, the pytest plugin, the command line.
+# engines, how far a checkpoint's distributions are from its base's, what a run found, the pytest plugin, the command
+# line.
 LAYERS = [
     "errors",
     "fixtures",
@@ -21,6 +22,7 @@ LAYERS = [
     "registry",
     "upstream",
     "engines",
+    "quality",
     "results",
     "suite",
     "cli",
