@@ -1,4 +1,4 @@
-"""qcompat inspect | expect | triage | upstream | report | gate | provenance | sweep-table | fetch.
+"""qcompat inspect | expect | triage | upstream | report | gate | provenance | sweep-table | fetch | quality.
 
 Exit 0 ok, 1 checks failed, 2 unusable input or environment.
 """
@@ -126,6 +126,15 @@ def _upstream_arguments(upstream: argparse.ArgumentParser) -> None:
     upstream.add_argument("--write", metavar="RECORD", help="write today's answers as the new record")
     upstream.add_argument("--stacks", metavar="TOML", default="stacks/stacks.toml", help="the pinned stacks to hold")
     upstream.add_argument("--json", action="store_true", help="print the survey as JSON")
+
+
+def _quality_arguments(quality: argparse.ArgumentParser) -> None:
+    quality.add_argument("checkpoint", metavar="CHECKPOINT", help="the quantized checkpoint's directory")
+    quality.add_argument("--base", required=True, metavar="BASE", help="its unquantized base's directory")
+    quality.add_argument(
+        "--corpus", metavar="FILE", help="one text per line (default: the tiny's own sentences, fixtures/tiny)"
+    )
+    quality.add_argument("--json", action="store_true", help="print the figures as JSON, each metric by name")
 
 
 def _record_not_run_arguments(not_run: argparse.ArgumentParser) -> None:
@@ -375,6 +384,40 @@ def _record_not_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _quality(args: argparse.Namespace) -> int:
+    from qcompat.checkpoint.local import read_checkpoint
+    from qcompat.fixtures import fixtures_dir
+    from qcompat.quality.figures import summarize
+
+    corpus = Path(args.corpus) if args.corpus else fixtures_dir() / "tiny" / "sentences.txt"
+    texts = [line for line in inputs.read_text(corpus, "corpus").splitlines() if line.strip()]
+    if not texts:
+        raise QcompatError(f"{corpus}: the corpus holds no text")
+    for path in (args.checkpoint, args.base):
+        read_checkpoint(path)  # both are checkpoints before an engine is loaded
+    try:
+        from qcompat.engines import hf
+        from qcompat.quality.hf import positions
+
+        loaded = [hf.load(Path(path)) for path in (args.checkpoint, args.base)]
+    except ImportError as exc:
+        raise QcompatError(
+            f"qcompat quality runs both checkpoints with transformers ({exc.name} is not installed here): run it"
+            " inside the transformers stack's venv (.nox/transformers/bin/qcompat after nox -s transformers)"
+        ) from None
+    figures = summarize(positions(*loaded, texts))
+    if args.json:
+        print(json.dumps({"checkpoint": args.checkpoint, "base": args.base, "corpus": str(corpus)} | figures.to_dict()))
+    else:
+        print(
+            f"{args.checkpoint} against {args.base} over {figures.tokens} tokens of {corpus.name}:\n"
+            f"  perplexity {figures.ppl:.4f} (base {figures.base_ppl:.4f}, ratio {figures.ppl_ratio:.4f})\n"
+            f"  KL divergence mean {figures.kld_mean:.6f}, p99 {figures.kld_p99:.6f} nats\n"
+            f"  top-1 agreement {figures.top1_agreement:.2%}"
+        )
+    return EXIT_OK
+
+
 def _upstream(args: argparse.Namespace) -> int:
     from qcompat.upstream.watch import survey_index
 
@@ -424,6 +467,11 @@ COMMANDS = {
         "the newest releases on the index, whether they install, the pins behind them, what moved",
         _upstream_arguments,
         _upstream,
+    ),
+    "quality": Command(
+        "perplexity, KL divergence and top-1 agreement of a checkpoint against its base (transformers)",
+        _quality_arguments,
+        _quality,
     ),
     "record-not-run": Command(
         "write a session's results saying why it could not run here", _record_not_run_arguments, _record_not_run
