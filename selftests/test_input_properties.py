@@ -128,6 +128,30 @@ RESULTS = files.session_results(
         {"check": "vllm/test_gpu", "outcome": "skipped", "reason": "not run: needs CUDA"},
     ],
     notes=["a note"],
+    quality=[
+        {
+            "run": "vllm-int4",
+            "weights_digest": "1" * 64,
+            "base_identity": "2" * 64,
+            "corpus": "sentences.txt",
+            "corpus_digest": "3" * 64,
+            "approximation": "exact: full logits",
+            "figures": {
+                "tokens": 86,
+                "ppl": 1.23,
+                "base_ppl": 1.22,
+                "ppl_ratio": 1.0004,
+                "kld_mean": 7.8e-5,
+                "kld_p99": 7.2e-4,
+                "top1_agreement": 0.9,
+            },
+            "limits": {
+                "bounds": {"kld_mean": 2e-4, "top1_agreement": 0.85},
+                "tolerance": {"kld_mean": 0.1, "kld_p99": 0.25, "ppl_ratio": 0.005, "top1_agreement": 0.02},
+                "source": "the tiny's own figures",
+            },
+        }
+    ],
 )
 
 
@@ -142,7 +166,7 @@ def _results_dir(folder: Path, data: Any) -> Path:
 def test_any_results_file_gets_an_answer_from_report_and_gate(data, tmp_path_factory, capsys):
     folder = _results_dir(tmp_path_factory.mktemp("results") / "results", data)
     _in_process(["report", str(folder), "--json"], capsys)
-    _in_process(["gate", str(folder)], capsys)
+    _in_process(["gate", str(folder), "--baseline", str(folder)], capsys)
 
 
 REGISTRY = yaml.safe_load((fixtures_dir() / "known_issues.yaml").read_text())

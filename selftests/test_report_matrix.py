@@ -125,6 +125,10 @@ def test_markdown_has_the_header_stack_and_checks_rows_and_escapes_pipes(gpu_and
         "",
         "- no two sessions ran greedy on the same checkpoint and prompts",
         "- no greedy run recorded (a failed or not-run server, or no such check): nightly, stable",
+        "",
+        "**Quality against the BF16 base**",
+        "",
+        "- no quality figures recorded (no session measured the checkpoint against its base)",
     ]
 
 
@@ -220,6 +224,8 @@ def test_the_brief_report_gives_the_verdict_first_then_each_session_s_counts_the
         "Greedy parity between sessions (same checkpoint, same prompts):",
         "  no two sessions ran greedy on the same checkpoint and prompts",
         "  no greedy run recorded (a failed or not-run server, or no such check): nightly, stable",
+        "Quality against the BF16 base:",
+        "  no quality figures recorded (no session measured the checkpoint against its base)",
     ]
 
 
@@ -240,11 +246,15 @@ def test_full_prints_the_whole_table(gpu_and_cpu: Path, capsys):
     assert "Compatibility matrix" in capsys.readouterr().out
 
 
-def test_the_whole_table_ends_with_the_parity_section(gpu_and_cpu: Path):
+def test_the_whole_table_ends_with_the_parity_and_quality_sections(gpu_and_cpu: Path):
     text, _ = rendered(gpu_and_cpu)
-    tail = text.rstrip().splitlines()[-3:]
+    tail = text.rstrip().splitlines()[-4:]
     assert tail == [
         "Greedy parity between sessions (same checkpoint, same prompts)",
         "  no two sessions ran greedy on the same checkpoint and prompts",
         "  no greedy run recorded (a failed or not-run server, or no such check): nightly, stable",
+        (
+            "Quality against the BF16 base: no quality figures recorded"
+            " (no session measured the checkpoint against its base)"
+        ),
     ]

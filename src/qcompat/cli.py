@@ -96,7 +96,10 @@ def _gate_arguments(gate: argparse.ArgumentParser) -> None:
     gate.add_argument("results", nargs="?", default="results")
     gate.add_argument("--require", default="", help="comma-separated sessions that must have run")
     gate.add_argument(
-        "--baseline", metavar="DIR", help="an earlier run's results (last night's): a greedy divergence from it fails"
+        "--baseline",
+        metavar="DIR",
+        help="an earlier run's results (last night's): a greedy divergence from it fails, and so does quality"
+        " beyond the profile's tolerance of it",
     )
 
 
@@ -132,7 +135,10 @@ def _quality_arguments(quality: argparse.ArgumentParser) -> None:
     quality.add_argument("checkpoint", metavar="CHECKPOINT", help="the quantized checkpoint's directory")
     quality.add_argument("--base", required=True, metavar="BASE", help="its unquantized base's directory")
     quality.add_argument(
-        "--corpus", metavar="FILE", help="one text per line (default: the tiny's own sentences, fixtures/tiny)"
+        "--corpus",
+        metavar="FILE",
+        help="one text per line, or YAML of prose and chats (default: the tiny's sentences for the tiny family,"
+        " else fixtures/quality/corpus.yaml through the checkpoint's chat template)",
     )
     quality.add_argument("--json", action="store_true", help="print the figures as JSON, each metric by name")
 
@@ -289,14 +295,19 @@ def _gate(args: argparse.Namespace) -> int:
 
     required = [name for name in args.require.split(",") if name]
     tonight = load_all(Path(args.results))
-    pairs = []
+    pairs, quality = [], []
     if args.baseline:
+        from qcompat.results import session_quality
         from qcompat.results.session_parity import against_baseline, runs_of
 
-        pairs, missing = against_baseline(runs_of(tonight), runs_of(load_all(Path(args.baseline))))
-        for line in [pair.line() for pair in pairs] + missing:
+        baseline = load_all(Path(args.baseline))
+        pairs, missing = against_baseline(runs_of(tonight), runs_of(baseline))
+        quality, lacking = session_quality.against_baseline(
+            session_quality.quality_of(tonight), session_quality.quality_of(baseline)
+        )
+        for line in [pair.line() for pair in pairs] + missing + [c.line() for c in quality] + lacking:
             print(f"gate: baseline: {line}")
-    reasons = gate(tonight, required, pairs)
+    reasons = gate(tonight, required, pairs, quality)
     for reason in reasons:
         print(f"gate: {reason}")
     print("gate: FAILED" if reasons else f"gate: passed ({', '.join(required) or 'no required sessions'})")
@@ -386,16 +397,14 @@ def _record_not_run(args: argparse.Namespace) -> int:
 
 def _quality(args: argparse.Namespace) -> int:
     from qcompat.checkpoint.local import read_checkpoint
-    from qcompat.fixtures import fixtures_dir
+    from qcompat.inspection.run import profile_for
+    from qcompat.quality.corpus import corpus_for
     from qcompat.quality.figures import summarize
 
-    corpus = Path(args.corpus) if args.corpus else fixtures_dir() / "tiny" / "sentences.txt"
-    texts = [line for line in inputs.read_text(corpus, "corpus").splitlines() if line.strip()]
-    if not texts:
-        raise QcompatError(f"{corpus}: the corpus holds no text")
-    for path in (args.checkpoint, args.base):
-        read_checkpoint(path)  # both are checkpoints before an engine is loaded
+    checkpoint, _ = read_checkpoint(args.checkpoint), read_checkpoint(args.base)  # both before an engine loads
+    is_tiny = profile_for(checkpoint, None).variant == "tiny"
     try:
+        corpus = corpus_for(Path(args.checkpoint), is_tiny, Path(args.corpus) if args.corpus else None)
         from qcompat.engines import hf
         from qcompat.quality.hf import positions
 
@@ -405,9 +414,9 @@ def _quality(args: argparse.Namespace) -> int:
             f"qcompat quality runs both checkpoints with transformers ({exc.name} is not installed here): run it"
             " inside the transformers stack's venv (.nox/transformers/bin/qcompat after nox -s transformers)"
         ) from None
-    figures = summarize(positions(*loaded, texts))
+    figures = summarize(positions(*loaded, list(corpus.texts)))
     if args.json:
-        print(json.dumps({"checkpoint": args.checkpoint, "base": args.base, "corpus": str(corpus)} | figures.to_dict()))
+        print(json.dumps({"checkpoint": args.checkpoint, "base": args.base, "corpus": corpus.name} | figures.to_dict()))
     else:
         print(
             f"{args.checkpoint} against {args.base} over {figures.tokens} tokens of {corpus.name}:\n"

@@ -130,6 +130,21 @@ def tokenize(api, model: str, prompts: list[str]) -> list[list[int]]:
     ]
 
 
+TopLogprobs = dict[int, tuple[float, int]]  # token id -> (log probability, rank: 1 is the likeliest)
+
+
+def prompt_logprobs(api, model: str, ids: list[int], k: int) -> list[TopLogprobs]:
+    """For each prompt position after the first: the k likeliest next tokens and the one that came (vLLM adds it
+    when it lies outside the k), from the completions API's `prompt_logprobs`."""
+    response = api.completions.create(
+        model=model, prompt=ids, max_tokens=1, temperature=0.0, extra_body={"prompt_logprobs": k}
+    )
+    raw = getattr(response.choices[0], "prompt_logprobs", None)
+    if not isinstance(raw, list) or len(raw) != len(ids):
+        raise ValueError(f"expected prompt_logprobs for each of {len(ids)} prompt tokens, got {str(raw)[:200]}")
+    return [{int(t): (float(e["logprob"]), int(e["rank"])) for t, e in step.items()} for step in raw[1:]]
+
+
 def gptq_kernels(log: str) -> dict[str, str]:
     """method -> kernel, from lines like "Using CPUWNA16LinearKernel for AutoGPTQLinearMethod"."""
     return {method: kernel for kernel, method in GPTQ_KERNEL_LINE.findall(log)}

@@ -80,6 +80,29 @@ QUANTIZATION: dict[str, tuple[Check, str]] = {
 }
 
 
+METRICS = ("kld_mean", "kld_p99", "ppl_ratio", "top1_agreement")  # qcompat.quality.limits.METRICS
+
+
+def _is_metric_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(k in METRICS and _is_number(v) and float(v) >= 0 for k, v in value.items())
+
+
+def _validate_quality(path: Path, quality: Any, variants: set[str]) -> None:
+    if not isinstance(quality, dict) or not isinstance(quality.get("limits"), dict):
+        raise _refuse(path, "quality", "a mapping with limits and tolerance", quality)
+    tolerance = quality.get("tolerance")
+    if not _is_metric_map(tolerance) or set(tolerance) != set(METRICS):
+        raise _refuse(path, "quality.tolerance", f"a number for each of {', '.join(METRICS)}", tolerance)
+    for variant, limits in quality["limits"].items():
+        where = f"quality.limits.{variant}"
+        if variant not in variants:
+            raise InputError(path, f"profile key {where}: no such variant (known: {', '.join(sorted(variants))})")
+        if not isinstance(limits, dict) or not _text(limits.get("source")):
+            raise _refuse(path, f"{where}.source", "where the limits came from", (limits or {}).get("source"))
+        if not _is_metric_map({k: v for k, v in limits.items() if k != "source"}):
+            raise _refuse(path, where, f"a mapping of {', '.join(METRICS)} to a number", limits)
+
+
 def _size_problem(key: Any, value: Any) -> str | None:
     if key in RANGE_KEYS:
         ok = isinstance(value, list) and len(value) == 2 and all(map(_is_number, value))
@@ -109,6 +132,8 @@ def validate(path: Path, data: dict[str, Any]) -> None:
         raise _refuse(path, "variants", "a mapping of variant name to sizes", variants)
     for name, sizes in variants.items():
         _validate_sizes(path, f"variants.{name}", sizes)
+    if "quality" in data:
+        _validate_quality(path, data["quality"], {"published", *variants})
     known = {*data["sizes"], *LAYER_NAMES}
     for section in ("layer_tensors", "model_tensors"):
         _validate_shape_names(path, section, data[section], known)

@@ -8,6 +8,7 @@ from typing import Any
 from qcompat.env.probe import Cpu, hardware_label
 from qcompat.results.files import SessionResults, cell, check_name, detail, first_started
 from qcompat.results.session_parity import across_sessions, runs_of
+from qcompat.results.session_quality import quality_of
 
 
 def matrix(sessions: list[SessionResults]) -> dict[str, Any]:
@@ -36,8 +37,44 @@ def matrix(sessions: list[SessionResults]) -> dict[str, Any]:
         "checks": rows,
         "details": details,
         "parity": parity,
+        "quality": [_quality_row(q) for q in quality_of(sessions)],
         "started": first_started(sessions),
     }
+
+
+QUALITY_COLUMNS = ("session", "run", "tokens", "perplexity (base)", "ratio", "KLD mean", "KLD p99", "top-1", "how")
+
+
+def _quality_row(found) -> dict[str, Any]:
+    return {"session": found.session, **found.quality.to_dict()}
+
+
+def quality_cells(row: dict[str, Any]) -> list[str]:
+    """One quality run as the matrix shows it, in QUALITY_COLUMNS order (the JSON keeps every figure whole)."""
+    f = row["figures"]
+    how = "full logits" if row["approximation"].startswith("exact") else row["approximation"].split(":")[0]
+    return [
+        row["session"],
+        row["run"],
+        str(f["tokens"]),
+        f"{f['ppl']:.4g} ({f['base_ppl']:.4g})",
+        f"{f['ppl_ratio']:.5f}",
+        f"{f['kld_mean']:.3g}",
+        f"{f['kld_p99']:.3g}",
+        f"{f['top1_agreement']:.1%}",
+        f"{how}, {row['corpus']}",
+    ]
+
+
+def quality_lines(table: dict[str, Any]) -> list[str]:
+    """The quality section for a terminal: a line per engine run against its base, or why there is none."""
+    rows = table.get("quality") or []
+    if not rows:
+        return ["no quality figures recorded (no session measured the checkpoint against its base)"]
+    return [
+        "{} {}: {} tokens, perplexity {}, ratio {}, KLD mean {} p99 {}, top-1 {} ({})".format(*quality_cells(row))
+        for row in rows
+    ]
 
 
 def _releases(results: SessionResults) -> str:
@@ -112,6 +149,12 @@ def markdown(table: dict[str, Any]) -> str:
     for name, cells in table["checks"].items():
         lines.append(f"| {name} | " + " | ".join(cells.get(s, ABSENT).replace("|", "\\|") for s in sessions) + " |")
     lines += ["", "**Greedy parity between sessions**", ""] + [f"- {line}" for line in parity_lines(table)]
+    lines += ["", "**Quality against the BF16 base**", ""]
+    if table.get("quality"):
+        lines += ["| " + " | ".join(QUALITY_COLUMNS) + " |", "|---" * len(QUALITY_COLUMNS) + "|"]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in quality_cells(r)) + " |" for r in table["quality"]]
+    else:
+        lines += [f"- {line}" for line in quality_lines(table)]
     return "\n".join(lines)
 
 
@@ -140,6 +183,15 @@ def render_table(table: dict[str, Any], console) -> None:
     console.print("[bold]Greedy parity between sessions[/] (same checkpoint, same prompts)")
     for line in parity_lines(table):
         console.print(f"  {escape(line)}")
+    if table.get("quality"):
+        grid = Table(title="Quality against the BF16 base", title_justify="left")
+        for column in QUALITY_COLUMNS:
+            grid.add_column(column, overflow="fold")
+        for row in table["quality"]:
+            grid.add_row(*map(escape, quality_cells(row)))
+        console.print(grid)
+    else:
+        console.print(f"[bold]Quality against the BF16 base[/]: {escape(quality_lines(table)[0])}")
 
 
 KINDS = ("pass", "known", "failing", "not-run")
@@ -187,4 +239,6 @@ def brief(table: dict[str, Any], reasons: list[str]) -> list[str]:
         lines.append(f"  {name}: " + "; ".join(f"{', '.join(where)}: {cell}" for cell, where in said.items()))
     lines.append("Greedy parity between sessions (same checkpoint, same prompts):")
     lines += [f"  {line}" for line in parity_lines(table)]
+    lines.append("Quality against the BF16 base:")
+    lines += [f"  {line}" for line in quality_lines(table)]
     return lines

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from qcompat.errors import InputError
 from qcompat.inputs import shown
+from qcompat.quality.figures import Figures
+from qcompat.quality.limits import METRICS as QUALITY_METRICS
 
 OUTCOMES = ("passed", "known-failure", "new-failure", "unexpected-pass", "skipped")
 NEEDS_ISSUE = ("known-failure", "unexpected-pass")
@@ -95,6 +98,10 @@ def validate(path: Path, data: dict[str, Any]) -> None:
             read.need(read.mapping(entry, f"installed[{number}]"), key, f"installed[{number}].", _text, "a string")
     for number, run in enumerate(data.get("greedy", [])):
         _validate_greedy(read, read.mapping(run, f"greedy[{number}]"), f"greedy[{number}].")
+    if "quality" in data and not isinstance(data["quality"], list):
+        raise read.fail("quality", "a list", data["quality"])
+    for number, run in enumerate(data.get("quality", [])):
+        _validate_quality(read, read.mapping(run, f"quality[{number}]"), f"quality[{number}].")
 
 
 def _validate_probe(read: _Reader, data: dict[str, Any]) -> None:
@@ -129,6 +136,28 @@ def _validate_check(read: _Reader, check: Any, where: str) -> None:
     for key in ("signature", "reason", "message", "known_on", "issue"):
         read.need(check, key, where, lambda v: v is None or _text(v), "a string")
     read.need(check, "seconds", where, _count, "a duration in seconds")
+
+
+FIGURES = tuple(field.name for field in fields(Figures))
+METRICS = tuple(QUALITY_METRICS)
+
+
+def _numbers_of(names: tuple[str, ...]) -> Check:
+    return lambda value: isinstance(value, dict) and set(value) >= set(names) and all(map(_count, value.values()))
+
+
+def _validate_quality(read: _Reader, run: dict[str, Any], where: str) -> None:
+    for key in ("run", "weights_digest", "base_identity", "corpus", "corpus_digest", "approximation"):
+        read.need(run, key, where, _text, "a string", required=True)
+    read.need(run, "figures", where, _numbers_of(FIGURES), f"an object of {', '.join(FIGURES)}", required=True)
+    if run.get("limits") is None:
+        return
+    limits = read.mapping(run["limits"], f"{where}limits")
+    read.need(limits, "source", f"{where}limits.", _text, "a string", required=True)
+    for key, names in (("bounds", ()), ("tolerance", METRICS)):
+        read.need(limits, key, f"{where}limits.", _numbers_of(names), "an object of metric to number", required=True)
+        if not set(limits[key]) <= set(METRICS):
+            raise read.fail(f"{where}limits.{key}", f"an object of {', '.join(METRICS)}", limits[key])
 
 
 def _validate_greedy(read: _Reader, run: dict[str, Any], where: str) -> None:
