@@ -14,15 +14,9 @@ import pytest
 from qcompat.registry.load import default_registry
 from qcompat.suite.goldens import check_against_golden
 from qcompat.suite.greedy import GREEDY
-from qcompat.suite.serving import AMX_CAPPED, TORCH_LINEAR, Serving, base_linear_env, serve, served_greedy
+from qcompat.suite.serving import AMX_CAPPED, TORCH_LINEAR, Serving, serve, served_greedy
 
 pytestmark = pytest.mark.vllm
-
-
-@pytest.fixture(scope="module")
-def base_serving(base_path, prompts, vllm_installed, log_dir) -> Serving:
-    env = base_linear_env(vllm_installed)
-    return serve(base_path, prompts, vllm_installed, log_dir / "vllm-bf16-base.log", env_override=env)
 
 
 @pytest.fixture(scope="module")

@@ -108,6 +108,49 @@ def notes(pytestconfig: pytest.Config) -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def quality_runs(pytestconfig: pytest.Config) -> list[dict]:
+    """Each engine's quality figures against the base (QualityRun.to_dict), stored in the results' `quality`."""
+    return pytestconfig.pluginmanager.get_plugin("qcompat-results").quality
+
+
+@pytest.fixture(scope="session")
+def made_corpus(is_tiny: bool, checkpoint_path: Path):
+    """The tiny family's own sentences; any other checkpoint: fixtures/quality/corpus.yaml through its template.
+    Where it cannot be made, why (a str): the servers still start, and only the quality checks fail."""
+    from qcompat.quality.corpus import corpus_for
+
+    try:
+        return corpus_for(checkpoint_path, is_tiny)
+    except Exception as exc:  # noqa: BLE001  (a template that does not render fails the quality checks alone)
+        return f"the quality corpus could not be made for {checkpoint_path.name}: {type(exc).__name__}: {exc}"
+
+
+@pytest.fixture(scope="session")
+def hold_quality(inspection, checkpoint_path: Path, base_path: Path, quality_corpus, quality_runs, notes):
+    """Call with (run, approximation, figures): recorded, noted, then held to the profile's quality limits. Skips,
+    saying why, when the base is not this checkpoint's (the real checkpoint run without --base)."""
+    from qcompat.checkpoint.local import identity, read_checkpoint, weights_digest
+    from qcompat.quality.limits import limits_for
+    from qcompat.suite.quality import QualityHolder, base_mismatch
+
+    mismatch = base_mismatch(read_checkpoint(checkpoint_path).config, read_checkpoint(base_path).config)
+    if mismatch:
+        pytest.skip(f"not run: the base {base_path} is not this checkpoint's ({mismatch}): give --base")
+    profile = inspection.profile
+    limits = limits_for(profile.data.get("quality"), profile.variant)
+    weights, base = weights_digest(read_checkpoint(checkpoint_path)), identity(read_checkpoint(base_path))
+    return QualityHolder(weights, base, quality_corpus, limits, profile.label, quality_runs, notes)
+
+
+@pytest.fixture(scope="session")
+def quality_corpus(made_corpus):
+    """The quality corpus, for the checks that measure over it: they fail with the reason where it is missing."""
+    if isinstance(made_corpus, str):
+        pytest.fail(made_corpus, pytrace=False)
+    return made_corpus
+
+
+@pytest.fixture(scope="session")
 def checkpoint_identity(checkpoint_path: Path) -> str:
     from qcompat.checkpoint.local import identity, read_checkpoint
 
@@ -168,9 +211,11 @@ def vllm_installed(stack):
 
 
 @pytest.fixture(scope="session")
-def serving(checkpoint_path: Path, prompts, vllm_installed, log_dir: Path):
+def serving(checkpoint_path: Path, prompts, vllm_installed, log_dir: Path, made_corpus):
     stack = vllm_installed
-    served = serve(checkpoint_path, prompts, stack, log_dir / "vllm-server.log", keep=True)
+    log = log_dir / "vllm-server.log"
+    texts = () if isinstance(made_corpus, str) else made_corpus.texts
+    served = serve(checkpoint_path, prompts, stack, log, keep=True, quality_texts=texts)
     yield served
     if served.server is not None:
         served.server.stop()

@@ -15,6 +15,7 @@ class ResultsRecorder:
         self.notes: list[str] = []
         self.checks: dict[str, dict] = {}
         self.greedy: list[dict] = []  # each engine run's greedy results, for parity across sessions and runs
+        self.quality: list[dict] = []  # each engine's quality figures against the base (qcompat.quality.record)
         self.started = time.time()
 
     # Reports, not items: with pytest-xdist (-n) the controller sees every worker's reports, and only them.
@@ -36,13 +37,16 @@ class ResultsRecorder:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if hasattr(self.config, "workerinput"):  # a worker hands what its fixtures noted to the controller
-            self.config.workeroutput["qcompat"] = json.dumps({"notes": self.notes, "greedy": self.greedy})
+            self.config.workeroutput["qcompat"] = json.dumps(
+                {"notes": self.notes, "greedy": self.greedy, "quality": self.quality}
+            )
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
         handed = json.loads(getattr(node, "workeroutput", {}).get("qcompat", "{}"))
         self.notes += handed.get("notes", [])
         self.greedy += handed.get("greedy", [])
+        self.quality += handed.get("quality", [])
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if self.notes:
@@ -59,7 +63,7 @@ class ResultsRecorder:
         from qcompat.results.files import session_results, write
 
         session, found = self.config.getoption("--session-name"), probe().to_dict()
-        extra: dict = {"notes": list(dict.fromkeys(self.notes)), "greedy": self.greedy}
+        extra: dict = {"notes": list(dict.fromkeys(self.notes)), "greedy": self.greedy, "quality": self.quality}
         installed = self.config.getoption("--installed")
         if installed:
             from qcompat.upstream.floating import read

@@ -44,6 +44,17 @@ TINY_TARGETS = {  # the embedded checkpoints: name -> (checkpoint, server enviro
 }
 
 
+QUALITY_TOP_K = 20  # vLLM's default --max-logprobs: the card's server command serves it as written
+
+
+@dataclass
+class PromptLogprobs:
+    """The quality corpus as the server saw it: each text's token ids and its top-k log probabilities."""
+
+    ids: list[list[int]]
+    steps: list[list[vllm.TopLogprobs]]
+
+
 PYTEST_CONFIG: list = []  # set by tests/conftest.py, so progress can pass pytest's output capture
 
 
@@ -65,6 +76,8 @@ class Serving:
     greedy: list[Greedy] = field(default_factory=list)
     startup_seconds: float | None = None
     server: Server | None = None  # still running only when the caller keeps it
+    quality: PromptLogprobs | None = None  # asked for with quality_texts, after the greedy prompts
+    quality_error: str | None = None  # why the server gave none
 
 
 def known_on(issue_id: str) -> str:
@@ -108,9 +121,11 @@ def serve(
     keep: bool = False,
     env_override: dict[str, str | None] | None = None,
     among: str = "vllm.serve",
+    quality_texts: tuple[str, ...] = (),
 ) -> Serving:
     """Start the card's server (its CPU variant without a GPU), run the prompts as the first requests, judge
-    the outcome against the registry entries of check `among`; keep=True leaves a healthy server up."""
+    the outcome against the registry entries of check `among`; keep=True leaves a healthy server up. A server
+    that answered is then asked for the top-k log probabilities of `quality_texts` (Serving.quality)."""
     recipe = recipes()["serve_on_cpu"] if stack.device == "cpu" else recipes()["serve"]
     # A fresh compile cache per server: vLLM 0.32's reload of a shared one fails and recompiles anyway.
     cache = Path(tempfile.mkdtemp(prefix="qcompat-vllm-cache-"))
@@ -145,6 +160,12 @@ def serve(
         )
     verdict = judge(expected, True, stack_label=stack.label())
     serving = Serving(checkpoint, verdict, log_path, greedy=results, startup_seconds=server.startup_seconds)
+    if quality_texts:
+        try:
+            ids = vllm.tokenize(api, name, list(quality_texts))
+            serving.quality = PromptLogprobs(ids, [vllm.prompt_logprobs(api, name, i, QUALITY_TOP_K) for i in ids])
+        except Exception as exc:  # noqa: BLE001  (judged by the quality check, not by the serve verdict)
+            serving.quality_error = f"{type(exc).__name__}: {exc}"
     if keep:
         serving.server = server
     else:
