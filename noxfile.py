@@ -307,6 +307,9 @@ def v027(session: nox.Session, transformers: str) -> None:
     _pytest(session, "vllm and not canary")
 
 
+LM_EVAL = "lm-eval[api]==0.4.13"  # the harness of the task accuracy checks, as the pinned stacks lock it
+
+
 @nox.session(tags=_tags("nightly"))
 def nightly(session: nox.Session) -> None:
     """vLLM nightly, the card's serving recipe, on a CUDA runner (Blackwell sm120 for the card's claims).
@@ -343,7 +346,7 @@ def nightly(session: nox.Session) -> None:
 
     # A nightly build is ahead of the newest release; one behind it (the nightly index stalled) fails `install`.
     installed = _record_installed(session, {"vllm": str(PyPI(progress=session.log).releases("vllm")[-1])})
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test]", LM_EVAL)
     _pytest(session, "vllm and not canary or install", "--installed", str(installed))
 
 
@@ -524,6 +527,8 @@ def _pytest(session: nox.Session, marker: str, *options: str) -> None:
     for flag, value in itertools.pairwise(session.posargs):
         if flag in ("--checkpoint", "--base") and not Path(value).exists() and hub.is_repo_spec(value):
             session.run("qcompat", "fetch", value)
+    if "--checkpoint" in session.posargs:  # not the tiny: its task accuracy is GSM8K, which the harness downloads
+        session.run("python", "-c", "from qcompat.quality.tasks import GSM8K, prefetch; prefetch(GSM8K)")
     session.run(
         "pytest",
         "tests",

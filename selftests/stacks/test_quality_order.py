@@ -81,3 +81,16 @@ def test_all_scales_x1_5_fail_the_gate_against_the_card_build_naming_the_metric(
     out = capsys.readouterr().out
     assert code == 1, out
     assert "gate: quality transformers hf-int4: regressed on a new revision: kld_mean" in out
+
+
+def test_the_memorized_task_scores_a_copy_with_negated_scales_below_the_card_build(tmp_path):
+    """The task accuracy check can fail: all scales negated break the memorized sentences (test_damaged_copies)."""
+    from qcompat.engines import hf
+    from qcompat.quality.tasks import accuracy, hf_model, memorized_task
+
+    negated = copy_checkpoint(tiny_int4(), tmp_path / "negated")
+    edit_tensors(negated, lambda entries: _all_scales_times(entries, -1.0))
+    task = memorized_task(tiny_corpus(), tmp_path / "task")
+    card, items = accuracy(hf_model(hf.load(tiny_int4())), task)
+    broken, _ = accuracy(hf_model(hf.load(negated)), task)
+    assert (card, items) == (1.0, 8) and broken < card, (card, broken)

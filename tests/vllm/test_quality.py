@@ -42,3 +42,22 @@ def test_int4_quality_against_the_bf16_base_holds_the_profile_limits(hold_qualit
     figures = _figures(_answered(serving), _answered(base_serving))
     hold_quality("vllm-int4", top_k_approximation(QUALITY_TOP_K), figures)
     assert figures.kld_mean > 0, "the INT4's distributions equal the base's: the packed weights were not used"
+
+
+def test_int4_task_accuracy_against_the_bf16_base_holds_the_profile_limits(
+    hold_quality, eval_task, vllm_server, base_serving, checkpoint_path, served_model_name
+):
+    from qcompat.quality.figures import TaskFigures
+    from qcompat.quality.record import LM_EVAL
+    from qcompat.quality.tasks import accuracy, vllm_model_args
+
+    if base_serving.phase is not None:
+        pytest.skip(not_serving(base_serving))
+    if base_serving.while_up is None:
+        pytest.fail(f"the base server's task accuracy is missing: {base_serving.while_up_error}")
+    base_score, _ = base_serving.while_up
+    score, items = accuracy(
+        "local-completions", eval_task, vllm_model_args(vllm_server.url, served_model_name, checkpoint_path)
+    )
+    assert base_score > 0, f"the base scores 0 on {eval_task.name}: the task cannot tell the checkpoint's accuracy"
+    hold_quality("vllm-int4", LM_EVAL, TaskFigures(eval_task.name, items, score, base_score))

@@ -80,7 +80,7 @@ QUANTIZATION: dict[str, tuple[Check, str]] = {
 }
 
 
-METRICS = ("kld_mean", "kld_p99", "ppl_ratio", "top1_agreement")  # qcompat.quality.limits.METRICS
+METRICS = ("kld_mean", "kld_p99", "ppl_ratio", "top1_agreement", "recovery")  # qcompat.quality.limits.METRICS
 
 
 def _is_metric_map(value: Any) -> bool:

@@ -30,6 +30,23 @@ class Figures:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class TaskFigures:
+    """A task's accuracy for the checkpoint and its base (lm-eval), and recovery: the checkpoint's / the base's."""
+
+    task: str
+    items: int
+    accuracy: float
+    base_accuracy: float
+
+    @property
+    def recovery(self) -> float:
+        return self.accuracy / self.base_accuracy if self.base_accuracy else 0.0
+
+    def to_dict(self) -> dict[str, float | int | str]:
+        return asdict(self) | {"recovery": self.recovery}
+
+
 def percentile(values: list[float], q: float) -> float:
     """The nearest-rank percentile (the smallest value at or above q percent of them), as llama.cpp reports p99."""
     ordered = sorted(values)

@@ -15,7 +15,7 @@ class Metric:
     relative: bool  # its tolerance is a fraction of the baseline's value, else an absolute difference
 
     def shown(self, value: float) -> str:
-        if self.name == "top1_agreement":
+        if self.name in ("top1_agreement", "recovery"):
             return f"{value:.2%}"
         return f"{value:.5f}" if self.name == "ppl_ratio" else f"{value:.3g}"
 
@@ -27,6 +27,7 @@ METRICS = {
         Metric("kld_p99", "p99 KL divergence", True, True),
         Metric("ppl_ratio", "perplexity ratio", True, False),
         Metric("top1_agreement", "top-1 agreement", False, False),
+        Metric("recovery", "task accuracy recovery (checkpoint / base)", False, False),
     )
 }
 
@@ -58,6 +59,8 @@ def breaches(figures: dict[str, float], limits: Limits) -> list[str]:
     """Each metric worse than its limit, naming it, the limit and the value found."""
     found = []
     for name, bound in limits.bounds.items():
+        if name not in figures:
+            continue  # a task run has no KL divergence, a distribution run no recovery
         metric, value = METRICS[name], figures[name]
         if value > bound if metric.higher_is_worse else value < bound:
             side = "above" if metric.higher_is_worse else "below"

@@ -6,10 +6,11 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from qcompat.quality.corpus import Corpus
-from qcompat.quality.figures import Figures
+from qcompat.quality.figures import Figures, TaskFigures
 from qcompat.quality.limits import Limits
 
-FULL_LOGITS = "exact: full logits"
+FULL_LOGITS = "full logits (exact)"
+LM_EVAL = "lm-eval: the harness's task and metric, greedy"
 
 
 def top_k_approximation(k: int) -> str:
@@ -27,7 +28,7 @@ class QualityRun:
     corpus: str  # its name
     corpus_digest: str
     approximation: str
-    figures: dict[str, float]
+    figures: dict[str, float]  # Figures (distributions) or TaskFigures (a task's accuracy), as dicts
     limits: Limits | None
 
     @classmethod
@@ -38,7 +39,7 @@ class QualityRun:
         base_identity: str,
         corpus: Corpus,
         approximation: str,
-        figures: Figures,
+        figures: Figures | TaskFigures,
         limits: Limits | None,
     ) -> QualityRun:
         return cls(

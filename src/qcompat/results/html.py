@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from qcompat.results.matrix import ABSENT, QUALITY_COLUMNS, parity_lines, quality_cells, quality_lines, verdict
+from qcompat.results.matrix import ABSENT, parity_lines, quality_lines, quality_sections, verdict
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #1f2328; }
@@ -59,14 +59,9 @@ def page(table: dict[str, Any], history: list[Run] = ()) -> str:
     rows = "".join(_row(name, cells, table, history) for name, cells in table["checks"].items())
     parity = "".join(f"<li>{escape(line)}</li>" for line in parity_lines(table))
     earlier = ", ".join(escape(run.label) for run in history) or "none given"
-    if table.get("quality"):
-        header = "".join(f"<th>{escape(c)}</th>" for c in QUALITY_COLUMNS)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in quality_cells(row)) + "</tr>" for row in table["quality"]
-        )
-        quality = f'<table id="quality"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>'
-    else:
-        quality = f'<p id="quality">{escape(quality_lines(table)[0])}</p>'
+    quality = "".join(_section(*section) for section in quality_sections(table))
+    if not quality:
+        quality = f'<h2>Quality against the BF16 base</h2>\n<p id="quality">{escape(quality_lines(table)[0])}</p>\n'
 
     return (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
@@ -74,8 +69,16 @@ def page(table: dict[str, Any], history: list[Run] = ()) -> str:
         f"<p>Colours: green pass, yellow known failure, red new failure or unexpected pass, grey not run, "
         f"white {ABSENT} not part of that session. Earlier runs (oldest first): {earlier}.</p>\n"
         f'<table id="matrix"><thead><tr><th>check</th>{head}</tr></thead><tbody>{rows}</tbody></table>\n'
-        f'<h2>Greedy parity between sessions</h2>\n<ul id="parity">{parity}</ul>\n'
-        f"<h2>Quality against the BF16 base</h2>\n{quality}\n</body></html>\n"
+        f'<h2>Greedy parity between sessions</h2>\n<ul id="parity">{parity}</ul>\n{quality}</body></html>\n'
+    )
+
+
+def _section(title: str, columns: tuple[str, ...], rows: list[list[str]]) -> str:
+    header = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    name = "tasks" if title.startswith("Task") else "quality"
+    return (
+        f'<h2>{escape(title)}</h2>\n<table id="{name}"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>\n'
     )
 
 

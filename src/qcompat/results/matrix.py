@@ -43,16 +43,38 @@ def matrix(sessions: list[SessionResults]) -> dict[str, Any]:
 
 
 QUALITY_COLUMNS = ("session", "run", "tokens", "perplexity (base)", "ratio", "KLD mean", "KLD p99", "top-1", "how")
+TASK_COLUMNS = ("session", "run", "task", "items", "accuracy (base)", "recovery")
 
 
 def _quality_row(found) -> dict[str, Any]:
     return {"session": found.session, **found.quality.to_dict()}
 
 
+def is_task(row: dict[str, Any]) -> bool:
+    return "accuracy" in row["figures"]
+
+
+def task_cells(row: dict[str, Any]) -> list[str]:
+    """One task run as the matrix shows it, in TASK_COLUMNS order."""
+    f = row["figures"]
+    accuracy = f"{f['accuracy']:.1%} ({f['base_accuracy']:.1%})"
+    return [row["session"], row["run"], f["task"], str(f["items"]), accuracy, f"{f['recovery']:.1%}"]
+
+
+def quality_sections(table: dict[str, Any]) -> list[tuple[str, tuple[str, ...], list[list[str]]]]:
+    """(title, columns, rows) of each quality section that has rows: distributions, then task accuracy."""
+    rows = table.get("quality") or []
+    sections = [
+        ("Quality against the BF16 base", QUALITY_COLUMNS, [quality_cells(r) for r in rows if not is_task(r)]),
+        ("Task accuracy against the BF16 base", TASK_COLUMNS, [task_cells(r) for r in rows if is_task(r)]),
+    ]
+    return [section for section in sections if section[2]]
+
+
 def quality_cells(row: dict[str, Any]) -> list[str]:
     """One quality run as the matrix shows it, in QUALITY_COLUMNS order (the JSON keeps every figure whole)."""
     f = row["figures"]
-    how = "full logits" if row["approximation"].startswith("exact") else row["approximation"].split(":")[0]
+    how = row["approximation"].split(":")[0]
     return [
         row["session"],
         row["run"],
@@ -72,7 +94,9 @@ def quality_lines(table: dict[str, Any]) -> list[str]:
     if not rows:
         return ["no quality figures recorded (no session measured the checkpoint against its base)"]
     return [
-        "{} {}: {} tokens, perplexity {}, ratio {}, KLD mean {} p99 {}, top-1 {} ({})".format(*quality_cells(row))
+        "{} {}: {} on {} items, accuracy {}, recovery {}".format(*task_cells(row))
+        if is_task(row)
+        else "{} {}: {} tokens, perplexity {}, ratio {}, KLD mean {} p99 {}, top-1 {} ({})".format(*quality_cells(row))
         for row in rows
     ]
 
@@ -149,12 +173,11 @@ def markdown(table: dict[str, Any]) -> str:
     for name, cells in table["checks"].items():
         lines.append(f"| {name} | " + " | ".join(cells.get(s, ABSENT).replace("|", "\\|") for s in sessions) + " |")
     lines += ["", "**Greedy parity between sessions**", ""] + [f"- {line}" for line in parity_lines(table)]
-    lines += ["", "**Quality against the BF16 base**", ""]
-    if table.get("quality"):
-        lines += ["| " + " | ".join(QUALITY_COLUMNS) + " |", "|---" * len(QUALITY_COLUMNS) + "|"]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in quality_cells(r)) + " |" for r in table["quality"]]
-    else:
-        lines += [f"- {line}" for line in quality_lines(table)]
+    for title, columns, rows in quality_sections(table):
+        lines += ["", f"**{title}**", "", "| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
+    if not table.get("quality"):
+        lines += ["", "**Quality against the BF16 base**", ""] + [f"- {line}" for line in quality_lines(table)]
     return "\n".join(lines)
 
 
@@ -183,14 +206,14 @@ def render_table(table: dict[str, Any], console) -> None:
     console.print("[bold]Greedy parity between sessions[/] (same checkpoint, same prompts)")
     for line in parity_lines(table):
         console.print(f"  {escape(line)}")
-    if table.get("quality"):
-        grid = Table(title="Quality against the BF16 base", title_justify="left")
-        for column in QUALITY_COLUMNS:
+    for title, columns, rows in quality_sections(table):
+        grid = Table(title=title, title_justify="left")
+        for column in columns:
             grid.add_column(column, overflow="fold")
-        for row in table["quality"]:
-            grid.add_row(*map(escape, quality_cells(row)))
+        for row in rows:
+            grid.add_row(*map(escape, row))
         console.print(grid)
-    else:
+    if not table.get("quality"):
         console.print(f"[bold]Quality against the BF16 base[/]: {escape(quality_lines(table)[0])}")
 
 

@@ -139,6 +139,7 @@ def _validate_check(read: _Reader, check: Any, where: str) -> None:
 
 
 FIGURES = tuple(field.name for field in fields(Figures))
+TASK_FIGURES = ("items", "accuracy", "base_accuracy", "recovery")
 METRICS = tuple(QUALITY_METRICS)
 
 
@@ -146,16 +147,28 @@ def _numbers_of(names: tuple[str, ...]) -> Check:
     return lambda value: isinstance(value, dict) and set(value) >= set(names) and all(map(_count, value.values()))
 
 
+def _task_figures(value: Any) -> bool:
+    numbers = isinstance(value, dict) and _numbers_of(TASK_FIGURES)({k: v for k, v in value.items() if k != "task"})
+    return numbers and _text(value.get("task"))
+
+
 def _validate_quality(read: _Reader, run: dict[str, Any], where: str) -> None:
     for key in ("run", "weights_digest", "base_identity", "corpus", "corpus_digest", "approximation"):
         read.need(run, key, where, _text, "a string", required=True)
-    read.need(run, "figures", where, _numbers_of(FIGURES), f"an object of {', '.join(FIGURES)}", required=True)
+    read.need(
+        run,
+        "figures",
+        where,
+        lambda v: _numbers_of(FIGURES)(v) or _task_figures(v),
+        f"an object of {', '.join(FIGURES)}, or of task and {', '.join(TASK_FIGURES)}",
+        required=True,
+    )
     if run.get("limits") is None:
         return
     limits = read.mapping(run["limits"], f"{where}limits")
     read.need(limits, "source", f"{where}limits.", _text, "a string", required=True)
-    for key, names in (("bounds", ()), ("tolerance", METRICS)):
-        read.need(limits, key, f"{where}limits.", _numbers_of(names), "an object of metric to number", required=True)
+    for key in ("bounds", "tolerance"):  # a file from before a metric existed lacks it: that metric is not held
+        read.need(limits, key, f"{where}limits.", _numbers_of(()), "an object of metric to number", required=True)
         if not set(limits[key]) <= set(METRICS):
             raise read.fail(f"{where}limits.{key}", f"an object of {', '.join(METRICS)}", limits[key])
 

@@ -37,10 +37,10 @@ def quality_of(sessions: list[SessionResults]) -> list[SessionQuality]:
 
 
 def _key(found: SessionQuality) -> tuple[str, ...]:
-    """What makes two quality runs comparable: the same session and run, measured the same way, over the same
-    corpus against the same base."""
+    """What makes two quality runs comparable: the same session and run, measured the same way (and on the same
+    task), over the same corpus against the same base."""
     q = found.quality
-    return found.session, q.run, q.approximation, q.corpus_digest, q.base_identity
+    return found.session, q.run, q.approximation, str(q.figures.get("task")), q.corpus_digest, q.base_identity
 
 
 def _comparable(a: SessionQuality, b: SessionQuality) -> bool:
@@ -60,7 +60,9 @@ class QualityComparison:
         before, now = self.baseline.quality.figures, self.tonight.quality.figures
         digests = self.tonight.quality.weights_digest[:12], self.baseline.quality.weights_digest[:12]
         kind = "same checkpoint" if self.same_revision else "weights {} vs the baseline's {}".format(*digests)
-        shown = ", ".join(f"{n} {m.shown(before[n])} -> {m.shown(now[n])}" for n, m in METRICS.items())
+        shown = ", ".join(
+            f"{n} {m.shown(before[n])} -> {m.shown(now[n])}" for n, m in METRICS.items() if n in before and n in now
+        )
         return f"quality {self.tonight.label} ({kind}): {shown}"
 
     def reasons(self) -> list[str]:
@@ -70,6 +72,10 @@ class QualityComparison:
             return []
         found = []
         for name, metric in METRICS.items():
+            if not (name in self.baseline.quality.figures and name in self.tonight.quality.figures):
+                continue
+            if name not in limits.tolerance:
+                continue
             before, now = self.baseline.quality.figures[name], self.tonight.quality.figures[name]
             beyond = moved(metric, before, now, limits.tolerance[name])
             tolerance = limits.tolerance[name]

@@ -33,6 +33,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--record-golden", default=None, metavar="DIR", help="record greedy results into DIR instead of comparing"
     )
     group.addoption("--results", default=None, metavar="FILE", help="write this session's results as JSON")
+    group.addoption(
+        "--eval-limit",
+        default=None,
+        type=int,
+        metavar="N",
+        help="the task accuracy checks' items (default: all; GSM8K has 1319): the tiny's task is its own sentences",
+    )
     group.addoption("--session-name", default="adhoc", help="the session name written into the results")
     group.addoption(
         "--installed",
@@ -123,6 +130,28 @@ def made_corpus(is_tiny: bool, checkpoint_path: Path):
         return corpus_for(checkpoint_path, is_tiny)
     except Exception as exc:  # noqa: BLE001  (a template that does not render fails the quality checks alone)
         return f"the quality corpus could not be made for {checkpoint_path.name}: {type(exc).__name__}: {exc}"
+
+
+@pytest.fixture(scope="session")
+def made_task(pytestconfig, is_tiny: bool, made_corpus, tmp_path_factory):
+    """The task accuracy is measured on: the tiny's memorized sentences as a local lm-eval task, else GSM8K (as
+    vLLM's configs run it, 5-shot strict match); None where this stack has no lm-eval or there is no corpus."""
+    import dataclasses
+    import importlib.util
+
+    if importlib.util.find_spec("lm_eval") is None or isinstance(made_corpus, str):
+        return None
+    from qcompat.quality.tasks import GSM8K, memorized_task
+
+    task = memorized_task(made_corpus, tmp_path_factory.mktemp("tasks")) if is_tiny else GSM8K
+    return dataclasses.replace(task, limit=pytestconfig.getoption("--eval-limit"))
+
+
+@pytest.fixture(scope="session")
+def eval_task(made_task, quality_corpus):
+    if made_task is None:
+        pytest.skip("not run: lm-eval is not installed in this stack (the transformers and stable stacks have it)")
+    return made_task
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import pytest
 
 from qcompat.checkpoint.architecture import text_config_of
 from qcompat.quality.corpus import Corpus
-from qcompat.quality.figures import Figures
+from qcompat.quality.figures import Figures, TaskFigures
 from qcompat.quality.limits import Limits, breaches
 from qcompat.quality.record import QualityRun
 
@@ -24,6 +24,11 @@ def base_mismatch(config: dict, base_config: dict) -> str | None:
 
 def figures_line(run: QualityRun) -> str:
     f = run.figures
+    if "accuracy" in f:
+        return (
+            f"task accuracy, {run.run} vs its base: {f['task']} {f['accuracy']:.1%} vs {f['base_accuracy']:.1%}"
+            f" over {f['items']} items (recovery {f['recovery']:.1%}; {run.approximation.split(':')[0]})"
+        )
     return (
         f"quality, {run.run} vs its base over {f['tokens']} tokens of {run.corpus} ({run.approximation.split(':')[0]}):"
         f" perplexity"
@@ -46,7 +51,7 @@ class QualityHolder:
         self.weights_digest, self.base_identity, self.corpus = weights_digest, base_identity, corpus
         self.limits, self.profile, self.runs, self.notes = limits, profile, runs, notes
 
-    def __call__(self, run: str, approximation: str, figures: Figures) -> QualityRun:
+    def __call__(self, run: str, approximation: str, figures: Figures | TaskFigures) -> QualityRun:
         """Stored in the results and noted whatever they are; the test then fails on each metric past its limit."""
         found = QualityRun.of(
             run, self.weights_digest, self.base_identity, self.corpus, approximation, figures, self.limits

@@ -7,8 +7,10 @@ import contextlib
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,6 +80,8 @@ class Serving:
     server: Server | None = None  # still running only when the caller keeps it
     quality: PromptLogprobs | None = None  # asked for with quality_texts, after the greedy prompts
     quality_error: str | None = None  # why the server gave none
+    while_up: Any = None  # what `while_up` returned, for a server that is not kept
+    while_up_error: str | None = None
 
 
 def known_on(issue_id: str) -> str:
@@ -122,10 +126,12 @@ def serve(
     env_override: dict[str, str | None] | None = None,
     among: str = "vllm.serve",
     quality_texts: tuple[str, ...] = (),
+    while_up: Callable[[str], Any] | None = None,
 ) -> Serving:
     """Start the card's server (its CPU variant without a GPU), run the prompts as the first requests, judge
     the outcome against the registry entries of check `among`; keep=True leaves a healthy server up. A server
-    that answered is then asked for the top-k log probabilities of `quality_texts` (Serving.quality)."""
+    that answered is then asked for the top-k log probabilities of `quality_texts` (Serving.quality), and
+    `while_up(url)` is called (Serving.while_up: a task evaluation of a server that is stopped after)."""
     recipe = recipes()["serve_on_cpu"] if stack.device == "cpu" else recipes()["serve"]
     # A fresh compile cache per server: vLLM 0.32's reload of a shared one fails and recompiles anyway.
     cache = Path(tempfile.mkdtemp(prefix="qcompat-vllm-cache-"))
@@ -166,6 +172,11 @@ def serve(
             serving.quality = PromptLogprobs(ids, [vllm.prompt_logprobs(api, name, i, QUALITY_TOP_K) for i in ids])
         except Exception as exc:  # noqa: BLE001  (judged by the quality check, not by the serve verdict)
             serving.quality_error = f"{type(exc).__name__}: {exc}"
+    if while_up is not None:
+        try:
+            serving.while_up = while_up(server.url)
+        except Exception as exc:  # noqa: BLE001  (judged by the check that asked for it)
+            serving.while_up_error = f"{type(exc).__name__}: {exc}"
     if keep:
         serving.server = server
     else:
