@@ -249,3 +249,25 @@ def test_a_baseline_whose_limits_predate_a_metric_is_still_compared_on_the_rest(
     del old["limits"]["tolerance"]["recovery"]
     code, out = gate(results(tmp_path / "tonight", old), results(tmp_path / "b", old), capsys)
     assert code == 0, out
+
+
+def test_transformers_runs_gsm8k_on_a_hundred_items_unless_told_and_the_local_task_whole(tmp_path: Path):
+    import dataclasses
+
+    from qcompat.quality.tasks import GSM8K, HF_LIMIT, for_transformers, memorized_task
+
+    assert for_transformers(GSM8K).limit == HF_LIMIT == 100
+    assert for_transformers(dataclasses.replace(GSM8K, limit=1319)).limit == 1319
+    assert for_transformers(memorized_task(tiny_corpus(), tmp_path)).limit is None
+
+
+def test_the_memorized_task_is_lm_eval_s_own_schema_over_the_sentences(tmp_path: Path):
+    import yaml
+
+    from qcompat.quality.tasks import memorized_task
+
+    task = memorized_task(tiny_corpus(), tmp_path)
+    config = yaml.safe_load((tmp_path / f"{task.name}.yaml").read_text())
+    rows = [json.loads(line) for line in (tmp_path / "memorized.jsonl").read_text().splitlines()]
+    assert config["output_type"] == "generate_until" and config["dataset_path"] == "json"
+    assert len(rows) == 8 and all(f"{r['prompt']} {r['target']}" in tiny_corpus().texts for r in rows)

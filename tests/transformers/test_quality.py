@@ -29,9 +29,10 @@ def test_int4_quality_against_the_bf16_base_holds_the_profile_limits(hold_qualit
 def test_int4_task_accuracy_against_the_bf16_base_holds_the_profile_limits(hold_quality, eval_task, hf_int4, hf_base):
     from qcompat.quality.figures import TaskFigures
     from qcompat.quality.record import LM_EVAL
-    from qcompat.quality.tasks import accuracy, hf_model
+    from qcompat.quality.tasks import accuracy, for_transformers, hf_model
 
-    score, items = accuracy(hf_model(hf_int4), eval_task)
-    base_score, _ = accuracy(hf_model(hf_base), eval_task)
-    assert base_score > 0, f"the base scores 0 on {eval_task.name}: the task cannot tell the checkpoint's accuracy"
-    hold_quality("hf-int4", LM_EVAL, TaskFigures(eval_task.name, items, score, base_score))
+    task = for_transformers(eval_task)
+    score, items = accuracy(hf_model(hf_int4), task)
+    base_score, _ = accuracy(hf_model(hf_base), task)
+    assert base_score > 0, f"the base scores 0 on {task.name}: the task cannot tell the checkpoint's accuracy"
+    hold_quality("hf-int4", LM_EVAL, TaskFigures(task.name, items, score, base_score))

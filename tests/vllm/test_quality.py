@@ -30,7 +30,7 @@ def _figures(ours, theirs):
     return summarize(found)
 
 
-def test_the_base_against_itself_diverges_nowhere_through_top_k(base_serving):
+def test_the_base_against_itself_diverges_nowhere_through_top_k(quality_corpus, base_serving):
     base = _answered(base_serving)
     figures = _figures(base, base)
     assert (figures.kld_mean, figures.kld_p99, figures.top1_agreement, figures.ppl_ratio) == (0.0, 0.0, 1.0, 1.0)

@@ -40,7 +40,8 @@ def _key(found: SessionQuality) -> tuple[str, ...]:
     """What makes two quality runs comparable: the same session and run, measured the same way (and on the same
     task), over the same corpus against the same base."""
     q = found.quality
-    return found.session, q.run, q.approximation, str(q.figures.get("task")), q.corpus_digest, q.base_identity
+    task = f"{q.figures.get('task')} x{q.figures.get('items')}"  # the same items: a limit moved is not a regression
+    return found.session, q.run, q.approximation, task, q.corpus_digest, q.base_identity
 
 
 def _comparable(a: SessionQuality, b: SessionQuality) -> bool:

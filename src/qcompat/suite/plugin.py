@@ -149,6 +149,7 @@ def made_task(pytestconfig, is_tiny: bool, made_corpus, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def eval_task(made_task, quality_corpus):
+    """The task for the checks that measure accuracy: they skip where the stack has no lm-eval."""
     if made_task is None:
         pytest.skip("not run: lm-eval is not installed in this stack (the transformers and stable stacks have it)")
     return made_task
