@@ -29,9 +29,9 @@ def figures_line(run: QualityRun) -> str:
             f"task accuracy, {run.run} vs its base: {f['task']} {f['accuracy']:.1%} vs {f['base_accuracy']:.1%}"
             f" over {f['items']} items (recovery {f['recovery']:.1%}; {run.approximation.split(':')[0]})"
         )
+    how = run.approximation.split(":")[0]
     return (
-        f"quality, {run.run} vs its base over {f['tokens']} tokens of {run.corpus} ({run.approximation.split(':')[0]}):"
-        f" perplexity"
+        f"quality, {run.run} vs its base over {f['tokens']} tokens of {run.corpus} ({how}): perplexity"
         f" {f['ppl']:.4f} vs {f['base_ppl']:.4f} (ratio {f['ppl_ratio']:.5f}), KLD mean {f['kld_mean']:.3g} p99"
         f" {f['kld_p99']:.3g} nats, top-1 agreement {f['top1_agreement']:.1%}"
     )
