@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from qcompat.fixtures import tiny_bf16, tiny_int4
-from qcompat.quality.corpus import tiny_corpus
+from qcompat.quality.corpus import opening, tiny_corpus
 from qcompat.suite.greedy import GREEDY
 
 
@@ -44,7 +44,7 @@ def bench_vllm(rounds: int) -> None:
     from qcompat.env.probe import probe
     from qcompat.suite.serving import QUALITY_TOP_K, serve
 
-    prompts = [" ".join(line.split()[:4]) for line in tiny_corpus().texts]
+    prompts = [opening(text)[0] for text in tiny_corpus().texts]
     with tempfile.TemporaryDirectory() as logs:
         served = serve(tiny_int4(), prompts, probe(), Path(logs) / "server.log", keep=True)
         try:
@@ -70,7 +70,7 @@ def bench_hf(rounds: int) -> None:
     from qcompat.quality.hf import positions
 
     int4, base = hf.load(tiny_int4()), hf.load(tiny_bf16())
-    prompts = [" ".join(line.split()[:4]) for line in tiny_corpus().texts]
+    prompts = [opening(text)[0] for text in tiny_corpus().texts]
     texts = list(tiny_corpus().texts)
     found: dict[str, list[float]] = {"greedy (int4 and base)": [], "quality": []}
     for _ in range(rounds):

@@ -13,6 +13,13 @@ from qcompat.fixtures import fixtures_dir
 
 TINY_CORPUS = fixtures_dir() / "tiny" / "sentences.txt"
 CHECKPOINT_CORPUS = fixtures_dir() / "quality" / "corpus.yaml"
+OPENING_WORDS = 4  # the tiny's sentences are prompted with their first words, by the greedy and the task checks
+
+
+def opening(sentence: str) -> tuple[str, str]:
+    """A memorized sentence's first OPENING_WORDS words (the prompt), and the rest (what must follow)."""
+    words = sentence.split()
+    return " ".join(words[:OPENING_WORDS]), " ".join(words[OPENING_WORDS:])
 
 
 @dataclass(frozen=True)

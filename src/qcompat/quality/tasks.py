@@ -4,6 +4,7 @@ against a vLLM server (`local-completions`) or a model transformers has loaded (
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +13,9 @@ from typing import Any
 import yaml
 
 from qcompat.errors import QcompatError
-from qcompat.quality.corpus import Corpus
+from qcompat.quality.corpus import Corpus, opening
 
 MEMORIZED_TASK = "qcompat_memorized"
-PROMPT_WORDS = 4  # as the greedy checks open each sentence
 STRIP = ["^\\s+", "\\s+$"]  # exact match up to the space before and after
 
 
@@ -46,11 +46,7 @@ def memorized_task(corpus: Corpus, folder: Path) -> TaskSpec:
     generate-until task of lm-eval's own schema, its data a JSON-lines file beside it."""
     folder.mkdir(parents=True, exist_ok=True)
     data = folder / "memorized.jsonl"
-    rows = []
-    for text in corpus.texts:
-        words = text.split()
-        if len(words) > PROMPT_WORDS:
-            rows.append({"prompt": " ".join(words[:PROMPT_WORDS]), "target": " ".join(words[PROMPT_WORDS:])})
+    rows = [{"prompt": prompt, "target": rest} for prompt, rest in map(opening, corpus.texts) if rest]
     data.write_text("".join(json.dumps(row) + "\n" for row in rows))
     config = {
         "task": MEMORIZED_TASK,
@@ -88,14 +84,12 @@ def accuracy(model: Any, task: TaskSpec, model_args: dict[str, Any] | None = Non
     """(accuracy, how many items) of `model`: a name lm-eval knows ("local-completions") with its arguments, or an
     lm-eval model instance."""
     import lm_eval
-    from lm_eval.tasks import TaskManager
 
-    manager = TaskManager(include_path=str(task.include) if task.include else None)
     found = lm_eval.simple_evaluate(
         model=model,
         model_args=model_args,
         tasks=[task.name],
-        task_manager=manager,
+        task_manager=_task_manager(str(task.include) if task.include else None),
         num_fewshot=task.num_fewshot,
         limit=task.limit,
         log_samples=False,
@@ -108,6 +102,14 @@ def accuracy(model: Any, task: TaskSpec, model_args: dict[str, Any] | None = Non
     return float(score), int(count)
 
 
+@functools.cache
+def _task_manager(include: str | None):
+    """lm-eval's index of every task it ships, and the include folder's: 5-7 s to build, so once per folder."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=include)
+
+
 def prefetch(task: TaskSpec) -> None:
     """Build the task once with the Hub reachable, so the suite (run with the Hub offline) finds its data cached;
     nothing in a stack without lm-eval, whose task checks say so."""
@@ -115,9 +117,9 @@ def prefetch(task: TaskSpec) -> None:
 
     if importlib.util.find_spec("lm_eval") is None:
         return
-    from lm_eval.tasks import TaskManager, get_task_dict
+    from lm_eval.tasks import get_task_dict
 
-    get_task_dict([task.name], TaskManager(include_path=str(task.include) if task.include else None))
+    get_task_dict([task.name], _task_manager(str(task.include) if task.include else None))
 
 
 def hf_model(loaded) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 from qcompat.errors import InputError
 from qcompat.inputs import shown
-from qcompat.quality.figures import Figures
+from qcompat.quality.figures import Figures, TaskFigures
 from qcompat.quality.limits import METRICS as QUALITY_METRICS
 
 OUTCOMES = ("passed", "known-failure", "new-failure", "unexpected-pass", "skipped")
@@ -139,7 +139,7 @@ def _validate_check(read: _Reader, check: Any, where: str) -> None:
 
 
 FIGURES = tuple(field.name for field in fields(Figures))
-TASK_FIGURES = ("items", "accuracy", "base_accuracy", "recovery")
+TASK_FIGURES = (*(field.name for field in fields(TaskFigures) if field.name != "task"), "recovery")
 METRICS = tuple(QUALITY_METRICS)
 
 

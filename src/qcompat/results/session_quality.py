@@ -44,10 +44,6 @@ def _key(found: SessionQuality) -> tuple[str, ...]:
     return found.session, q.run, q.approximation, task, q.corpus_digest, q.base_identity
 
 
-def _comparable(a: SessionQuality, b: SessionQuality) -> bool:
-    return _key(a) == _key(b)
-
-
 @dataclass(frozen=True)
 class QualityComparison:
     baseline: SessionQuality
@@ -96,7 +92,7 @@ def against_baseline(
     """Each of tonight's quality runs against the baseline's comparable one; and the runs the baseline lacks."""
     pairs, missing = [], []
     for run in tonight:
-        before = next((b for b in baseline if _comparable(b, run)), None)
+        before = next((b for b in baseline if _key(b) == _key(run)), None)
         if before is None:
             missing.append(
                 f"quality {run.label}: no baseline run over corpus {run.quality.corpus} against the same base"

@@ -13,9 +13,6 @@ from qcompat.suite.card import recipes
 from qcompat.suite.recorder import ResultsRecorder
 from qcompat.suite.serving import PYTEST_CONFIG, Serving, known_on, not_serving, progress, serve
 
-MEMORIZED = fixtures_dir() / "tiny" / "sentences.txt"
-PROMPT_WORDS = 4
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("qcompat")
@@ -190,8 +187,10 @@ def checkpoint_identity(checkpoint_path: Path) -> str:
 @pytest.fixture(scope="session")
 def memorized() -> list[tuple[str, str]]:
     """(prompt, the sentence the tiny model must complete it to): its first words, then greedy to eos."""
-    sentences = [line.strip() for line in MEMORIZED.read_text().splitlines() if line.strip()]
-    return [(" ".join(s.split()[:PROMPT_WORDS]), s) for s in sentences]
+    from qcompat.quality.corpus import opening, tiny_corpus
+
+    sentences = [text.strip() for text in tiny_corpus().texts]
+    return [(opening(s)[0], s) for s in sentences]
 
 
 @pytest.fixture(scope="session")
